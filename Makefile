@@ -1,0 +1,111 @@
+# modelux build. Chain: bpf/*.bpf.c -> .bpf.o -> .skel.h (bpftool) -> userspace.
+# `make run` and `make test` do all set-up (Debian packages) first; see README.md.
+.DELETE_ON_ERROR:
+.SECONDARY:
+.SUFFIXES:
+
+O        ?= build
+SAN      ?=
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE \
+	    -fno-strict-aliasing -I$(O) -Iuserspace -Ibpf
+LDLIBS   := -lbpf -lelf -lz -lnetfilter_queue -lmnl -ljansson -lpthread
+ifeq ($(SAN),1)
+CC       := $(CLANG)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(O)/%.bpf.o,$(BPF_SRCS))
+BPF_SKELS:= $(patsubst bpf/%.bpf.c,$(O)/%.skel.h,$(BPF_SRCS))
+
+# Every userspace/*.c except the program entry points goes into the library.
+MAINS    := userspace/agent_main.c userspace/modeluxctl.c
+LIB_SRCS := $(filter-out $(MAINS),$(wildcard userspace/*.c))
+LIB_OBJS := $(patsubst userspace/%.c,$(O)/obj/%.o,$(LIB_SRCS))
+LIB      := $(O)/libmodelux.a
+
+UNIT_SRCS:= $(wildcard test/unit/test_*.c)
+UNIT_BINS:= $(patsubst test/unit/%.c,$(O)/test/%,$(UNIT_SRCS))
+FUZZ_SRCS:= $(wildcard test/fuzz/fuzz_*.c)
+FUZZ_BINS:= $(patsubst test/fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRCS))
+
+.PHONY: all deps run test asan unit integ fuzz-replay fuzz check-config clean format bench test-only
+all: $(O)/modelux-agent $(O)/modeluxctl
+
+deps:
+	@scripts/deps.sh
+
+$(O)/vmlinux.h:
+	@mkdir -p $(@D)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(O)/%.bpf.o: bpf/%.bpf.c bpf/modelux.h $(O)/vmlinux.h
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(O) -Ibpf -Wall -Werror -c $< -o $@
+
+$(O)/%.skel.h: $(O)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $* > $@
+
+$(O)/obj/%.o: userspace/%.c $(wildcard userspace/*.h) bpf/modelux.h | $(BPF_SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	ar rcs $@ $^
+
+$(O)/modelux-agent: userspace/agent_main.c $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+$(O)/modeluxctl: userspace/modeluxctl.c $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+# Unit tests: one cmocka binary per test/unit/test_<module>.c, linked against the library.
+$(O)/test/%: test/unit/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Wno-error=unused-function $< $(LIB) $(LDLIBS) -lcmocka -o $@
+
+# Fuzz targets include the .c files they exercise; libFuzzer replays the corpus with -runs=0.
+$(O)/fuzz/%: test/fuzz/%.c $(wildcard userspace/*.c userspace/*.h)
+	@mkdir -p $(@D)
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Iuserspace -Ibpf -I$(O) \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $< -o $@ $(FUZZ_LIBS_$*)
+
+unit: $(UNIT_BINS)
+	@scripts/run-unit.sh $(UNIT_BINS)
+
+integ: all
+	@O=$(O) test/integ/run-all.sh
+
+fuzz-replay: $(FUZZ_BINS)
+	@scripts/fuzz-replay.sh $(O)
+
+# Open-ended fuzzing, FUZZ_SECONDS per target (not part of `make test`).
+FUZZ_SECONDS ?= 60
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do n=$$(basename $$f); n=$${n#fuzz_}; \
+		mkdir -p $(O)/fuzz-new/$$n; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -dict=test/fuzz/$$n.dict $(O)/fuzz-new/$$n test/fuzz/corpus/$$n \
+		2>/dev/null || $$f -max_total_time=$(FUZZ_SECONDS) $(O)/fuzz-new/$$n test/fuzz/corpus/$$n || exit 1; done
+
+run: deps all
+	$(O)/modelux-agent $(if $(wildcard /etc/modelux/agent.conf),-c /etc/modelux/agent.conf,)
+
+test: deps
+	@$(MAKE) --no-print-directory test-only
+
+test-only: all unit fuzz-replay integ
+
+asan: deps
+	@$(MAKE) --no-print-directory O=build-asan SAN=1 test-only
+
+format:
+	clang-format -i $(wildcard userspace/*.[ch] bpf/*.[ch] test/unit/*.c test/fuzz/*.c)
+
+clean:
+	rm -rf build build-asan

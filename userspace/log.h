@@ -1,0 +1,19 @@
+/* log: journald-friendly "<N>" prefixed lines on stderr, one write(2) per line so lines from
+ * several threads never interleave. Owns the global log level only. */
+#ifndef MODELUX_LOG_H
+#define MODELUX_LOG_H
+
+#include "config.h"
+
+void log_set_level(enum mlx_log_level level);
+enum mlx_log_level log_get_level(void);
+
+/* log_msg - format and emit one line at <level>; dropped when above the configured level. */
+void log_msg(enum mlx_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_err(...) log_msg(MLX_LOG_ERR, __VA_ARGS__)
+#define log_warn(...) log_msg(MLX_LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(MLX_LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(MLX_LOG_DEBUG, __VA_ARGS__)
+
+#endif
