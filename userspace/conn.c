@@ -91,13 +91,13 @@ static bool recover_destination(struct conn *c, int fd, int lfamily)
 	ss_to_mapped(&local, key.dst);
 	key.sport = ss_port(&c->peer);
 	key.dport = ss_port(&local);
-	c->have_rec = mlx_bpf_flow_take(&ag->bpf, &key, &c->rec) == 0;
-
 	memset(&c->orig, 0, sizeof(c->orig));
 	c->orig_len = lfamily == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 	via_sockopt = getsockopt(fd, lfamily == AF_INET ? SOL_IP : SOL_IPV6, MLX_SO_ORIGINAL_DST,
 				 &c->orig, &c->orig_len) == 0 &&
 		      c->orig.ss_family == lfamily;
+	/* After getsockopt: taking the record deletes it from the map the hook answers from. */
+	c->have_rec = mlx_bpf_flow_take(&ag->bpf, &key, &c->rec) == 0;
 	if (via_sockopt) {
 		atomic_fetch_add(&ag->stats.origdst_sockopt, 1);
 	} else if (c->have_rec) {
