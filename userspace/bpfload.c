@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -101,6 +104,36 @@ static int unpin_links(const char *dir, const char *keep_prefix)
 	return rc;
 }
 
+/* Pins need bpffs. Hosts without it mounted get it at /sys/fs/bpf, its conventional place;
+ * anywhere else a non-bpffs parent is an error rather than a mount over someone's directory. */
+static int ensure_bpffs(const char *pin_dir, char *err, size_t errlen)
+{
+	char parent[PATH_MAX];
+	struct statfs st;
+	char *slash;
+
+	snprintf(parent, sizeof(parent), "%s", pin_dir);
+	slash = strrchr(parent, '/');
+	if (!slash || slash == parent) {
+		snprintf(err, errlen, "pin_dir %s must be inside a bpffs mount", pin_dir);
+		return -EINVAL;
+	}
+	*slash = '\0';
+	if (statfs(parent, &st) == 0 && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (strcmp(parent, "/sys/fs/bpf") != 0) {
+		snprintf(err, errlen, "pin_dir parent %s is not a bpffs mount", parent);
+		return -EINVAL;
+	}
+	if (mount("bpf", parent, "bpf", 0, "mode=0700") < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "mount bpffs on %s: %s", parent, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
 int mlx_bpf_unpin_dir(const char *pin_dir)
 {
 	int rc = unpin_links(pin_dir, NULL);
@@ -153,6 +186,11 @@ int mlx_bpf_attach(struct mlx_bpf *b, const struct mlx_bpf_opts *o, char *err, s
 	}
 	/* A new generation of pins next to the old one: the old is removed only once ours work. */
 	snprintf(tag, sizeof(tag), "link_%d_%ld_", (int)getpid(), (long)time(NULL));
+	if (o->fail_closed) {
+		rc = ensure_bpffs(o->pin_dir, err, errlen);
+		if (rc)
+			goto fail;
+	}
 	if (o->fail_closed && mkdir(o->pin_dir, 0700) < 0 && errno != EEXIST) {
 		rc = -errno;
 		snprintf(err, errlen, "create pin dir %s: %s", o->pin_dir, strerror(errno));
