@@ -284,8 +284,9 @@ static int make_pipe(struct splice_dir *d)
 	return 0;
 }
 
-/* Move bytes <from> -> <to> through the pipe until both sides would block. 0 or -errno. */
-static int pump(struct splice_dir *d, int from, int to)
+/* Move bytes <from> -> <to> through the pipe until both sides would block. 0 or -errno;
+ * on error *<failed_fd> says which socket failed. */
+static int pump(struct splice_dir *d, int from, int to, int *failed_fd)
 {
 	ssize_t n;
 	bool progress;
@@ -302,6 +303,7 @@ static int pump(struct splice_dir *d, int from, int to)
 				d->eof = true;
 				progress = true;
 			} else if (errno != EAGAIN && errno != EINTR) {
+				*failed_fd = from;
 				return -errno;
 			}
 		}
@@ -313,6 +315,7 @@ static int pump(struct splice_dir *d, int from, int to)
 				d->bytes += n;
 				progress = true;
 			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				*failed_fd = to;
 				return -errno;
 			}
 		}
@@ -344,7 +347,7 @@ static int flush_peek(struct conn *c)
 
 static void splice_both(struct conn *c)
 {
-	int rc;
+	int rc, failed = -1;
 
 	if (c->peek) {
 		rc = flush_peek(c);
@@ -356,21 +359,25 @@ static void splice_both(struct conn *c)
 			return;
 		}
 	}
-	rc = pump(&c->c2u, c->cli.fd, c->up.fd);
-	if (rc) {
-		set_reset_on_close(c->up.fd);
-		conn_close(c, rc == -ECONNRESET ? "client_reset" : "client_error");
-		return;
-	}
+	rc = pump(&c->c2u, c->cli.fd, c->up.fd, &failed);
+	if (rc)
+		goto broken;
 down:
-	rc = pump(&c->u2c, c->up.fd, c->cli.fd);
-	if (rc) {
-		set_reset_on_close(c->cli.fd);
-		conn_close(c, rc == -ECONNRESET ? "upstream_reset" : "upstream_error");
-		return;
-	}
+	rc = pump(&c->u2c, c->up.fd, c->cli.fd, &failed);
+	if (rc)
+		goto broken;
 	if (c->c2u.shut && c->u2c.shut)
 		conn_close(c, "eof");
+	return;
+broken:
+	/* One side broke: the other side sees a reset too, as it would without us. */
+	if (failed == c->cli.fd) {
+		set_reset_on_close(c->up.fd);
+		conn_close(c, rc == -ECONNRESET || rc == -EPIPE ? "client_reset" : "client_error");
+	} else {
+		set_reset_on_close(c->cli.fd);
+		conn_close(c, rc == -ECONNRESET || rc == -EPIPE ? "upstream_reset" : "upstream_error");
+	}
 }
 
 static void upstream_connected(struct conn *c)

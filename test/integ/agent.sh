@@ -1,0 +1,61 @@
+# shellcheck shell=bash
+# Helpers for tests that run the real modelux-agent inside the fixture of lib.sh.
+# Source after lib.sh and integ_setup.
+
+AGENT=$MLX_BUILD/modelux-agent
+CTL=$MLX_BUILD/modeluxctl
+
+# Start the agent NAME with config file CONF in the agent cgroup + client netns; wait until it
+# says it is ready. Returns 1 (and the test records a failure) when it does not come up.
+agent_start() {	# <name> <conf>
+	local name=$1 conf=$2
+	start_bg "$name" in_agent_cg "$AGENT" -c "$conf"
+	wait_for "agent $name ready" 10 grep -q "modelux-agent ready" "$MLX_RUN/$name.log"
+}
+
+# Number of flow lines in the agent log matching all the given fixed strings.
+flow_count() {	# <name> <needle...>
+	local log=$MLX_RUN/$1.log
+	shift
+	local lines
+	lines=$(grep -F "flow id=" "$log" 2>/dev/null)
+	for n in "$@"; do
+		lines=$(printf '%s\n' "$lines" | grep -F -- "$n")
+	done
+	printf '%s\n' "$lines" | grep -c "flow id="
+}
+
+# The flow line for client pid PID (waits up to 5 s for it to be logged).
+flow_of_pid() {	# <name> <pid>
+	local i
+	for i in $(seq 1 100); do
+		grep -E "^<6>flow id=[0-9]+ .* pid=$2 " "$MLX_RUN/$1.log" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# JSON status from the running agent, and one field of it (python dotted path).
+agent_status_json() {	# <conf>
+	"$CTL" -c "$1" status --json
+}
+status_field() {	# <conf> <path, e.g. flows.origdst_sockopt>
+	agent_status_json "$1" | "$MLX_PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    d = d[int(k)] if isinstance(d, list) else d[k]
+print(d)' "$2"
+}
+
+# Run a client command in the background and print its pid once it has finished; its stdout
+# goes to FILE and its exit status to FILE.rc. Lets a test match the flow line by the client's pid.
+client_bg_pid() {	# <file> <cmd...>
+	local out=$1
+	shift
+	in_client "$@" >"$out" 2>&1 &
+	local pid=$!
+	wait "$pid"
+	echo $? >"$out.rc"
+	echo "$pid"
+}
