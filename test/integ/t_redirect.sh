@@ -170,6 +170,8 @@ assert_contains "modeluxctl status: attached" "$out" "attached to $MLX_CG_ROOT"
 assert_match "modeluxctl status: learned target listed" "$out" "$MLX_ADDR_OPENAI +openai +api.openai.com"
 assert_contains "modeluxctl status: recent flows" "$out" "api.openai.com"
 
+check "programs attached while the agent runs" \
+	sh -c "bpftool cgroup show '$MLX_CG_ROOT' | grep -q connect4"
 stop_bg agent TERM 5
 assert_eq "agent exits 0 on SIGTERM" 0 "$?"
 check_fails "no programs left on the cgroup after a clean stop" \
