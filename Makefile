@@ -12,13 +12,17 @@ BPFTOOL  ?= bpftool
 ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE \
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE \
 	    -fno-strict-aliasing -I$(O) -Iuserspace -Ibpf
 LDLIBS   := -lbpf -lelf -lz -lnetfilter_queue -lmnl -ljansson -lpthread
 ifeq ($(SAN),1)
 CC       := $(CLANG)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
+endif
+
+ifneq ($(findstring clang,$(CC)),clang)
+CFLAGS   += -Wno-format-truncation  # gcc: snprintf truncation here is deliberate and checked
 endif
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)

@@ -59,3 +59,12 @@ client_bg_pid() {	# <file> <cmd...>
 	echo $? >"$out.rc"
 	echo "$pid"
 }
+
+# Stop agent NAME with SIGTERM and assert a clean exit: status 0, and no sanitizer report in its
+# log (under `make asan` a leak or UB report makes the exit status non-zero too).
+agent_stop() {	# <name>
+	stop_bg "$1" TERM 5
+	assert_eq "agent $1 exits 0 on SIGTERM" 0 "$?"
+	check_fails "agent $1 log has no sanitizer report" \
+		grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$MLX_RUN/$1.log"
+}

@@ -68,7 +68,7 @@ kill -HUP "$(bg_pid snoop)"
 wait_for "bad SIGHUP reload rejected, old configuration kept" 5 grep -q "reload rejected, previous configuration stays in force" "$R/snoop.log"
 check "agent still serves the reloaded provider" client_curl -4 "https://$MLX_HOST_PLAIN/hello"
 check "agent process still alive" kill -0 "$(bg_pid snoop)"
-stop_bg snoop TERM 5
+agent_stop snoop
 
 # --- the agent's own resolution ------------------------------------------------------------------
 mlx_agent_conf "$R/resolve.conf" "dns_snoop = no" "resolve_interval_s = 1"
@@ -79,7 +79,7 @@ check "no NFQUEUE rule when snooping is off" sh -c "! ip netns exec '$CLIENT_NS'
 # shellcheck disable=SC2086
 check "pinned-address client redirected thanks to own resolution" client_curl $pinned "https://$MLX_HOST_OPENAI/hello"
 wait_for "...logged" 3 test "$(flow_count resolve "provider=openai")" -ge 1
-stop_bg resolve TERM 5
+agent_stop resolve
 check "iptables NFQUEUE rule removed at clean stop of the earlier agent" \
 	sh -c "! ip netns exec '$CLIENT_NS' iptables -S INPUT | grep -q 'modelux-dns'"
 

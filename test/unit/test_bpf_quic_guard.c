@@ -85,6 +85,13 @@ static size_t pkt6(uint8_t *buf, const char *dst, uint8_t nexthdr, uint16_t dpor
 	return sizeof(*eth) + sizeof(*ip6) + sizeof(*udp) + 8;
 }
 
+/* Packet buffers start 2 bytes into a 4-aligned block, so the IP header after the 14-byte
+ * Ethernet header is aligned as the kernel's would be. */
+struct pktbuf {
+	uint8_t pad[2];
+	uint8_t b[128];
+} __attribute__((aligned(4)));
+
 static int run(uint8_t *pkt, size_t len)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len, .repeat = 1);
@@ -96,7 +103,8 @@ static int run(uint8_t *pkt, size_t len)
 
 static void udp_to_target_dropped(void **state)
 {
-	uint8_t pkt[128], a4[4], a6[16];
+	struct pktbuf pb;
+	uint8_t *pkt = pb.b, a4[4], a6[16];
 
 	inet_pton(AF_INET, "10.201.0.2", a4);
 	inet_pton(AF_INET6, "fd00:201::2", a6);
@@ -109,7 +117,8 @@ static void udp_to_target_dropped(void **state)
 
 static void everything_else_passes(void **state)
 {
-	uint8_t pkt[128];
+	struct pktbuf pb;
+	uint8_t *pkt = pb.b;
 
 	/* Same target, other port; other address; TCP; later fragment; v6 TCP. */
 	assert_int_equal(run(pkt, pkt4(pkt, "10.201.0.2", IPPROTO_UDP, 53, 0)), 1);
@@ -125,7 +134,8 @@ static void drops_are_counted(void **state)
 	uint32_t key = MLX_STAT_QUIC_SKB;
 	int ncpu = libbpf_num_possible_cpus(), i;
 	uint64_t vals[512] = { 0 }, sum = 0;
-	uint8_t pkt[128];
+	struct pktbuf pb;
+	uint8_t *pkt = pb.b;
 
 	assert_true(ncpu > 0 && ncpu <= 512);
 	run(pkt, pkt4(pkt, "10.201.0.2", IPPROTO_UDP, 443, 0));

@@ -100,6 +100,7 @@ static void one_key_per_port_and_v6(void **state)
 	assert_int_equal(a.dels, 2);
 	assert_int_equal(a.adds, 3);
 	assert_int_equal(a.last.port, 443);
+	targets_clear(&t);
 }
 
 static uint16_t only_openai(const char *name, void *ctx)
