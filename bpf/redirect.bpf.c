@@ -31,6 +31,7 @@ const volatile __u16 agent_port = 15001;    /* listener on 127.0.0.1 and ::1, ho
 const volatile __u32 agent_mark = 0;        /* SO_MARK of the agent's own upstream sockets */
 const volatile __u32 agent_tgid = 0;        /* the agent process: never redirected */
 const volatile __u64 agent_netns_cookie = 0; /* TCP redirect only in the agent's netns (0 = any) */
+const volatile bool agent_has_v6 = true;    /* a listener on ::1 exists; else native v6 stays direct */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -186,7 +187,9 @@ int mlx_connect6(struct bpf_sock_addr *ctx)
 	provider = connect_decision(ctx, dst, port);
 	if (provider < 0)
 		return VERDICT_REFUSE;
-	if (provider == 0 || !record_connect(ctx, dst, port, provider))
+	if (provider == 0 || (!mapped && !agent_has_v6))
+		return VERDICT_ALLOW;
+	if (!record_connect(ctx, dst, port, provider))
 		return VERDICT_ALLOW;
 	if (mapped) {
 		/* A dual-stack socket reaching an IPv4 target: stay on IPv4 via ::ffff:127.0.0.1. */

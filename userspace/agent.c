@@ -247,6 +247,7 @@ static int startup(struct agent *ag, char *err, size_t errlen)
 			return rc;
 		}
 	}
+	o.has_v6_listener = ag->workers[0].lfd[1] >= 0;
 	rc = mlx_bpf_attach(&ag->bpf, &o, err, errlen);
 	if (rc)
 		return rc;
@@ -276,20 +277,22 @@ static void shutdown_all(struct agent *ag)
 	unsigned i;
 	bool keep_pins = ag->snap->cfg.fail_closed;
 
+	/* Fail-open: end the redirect first, so no new connection meets a closed listener; flows
+	 * already accepted finish their course (workers close them last). Fail-closed: pinned links
+	 * (and the targets they hold) stay after a stop, on purpose. */
+	if (ag->attached && !keep_pins)
+		targets_clear(&ag->targets);
+	mlx_bpf_detach(&ag->bpf, !keep_pins);
+	ag->attached = false;
+	if (ag->snooping)
+		snoop_close(&ag->snoop);
+	if (ag->resolving)
+		resolver_close(&ag->resolver);
 	for (i = 0; i < ag->nworkers; i++)
 		worker_stop(&ag->workers[i]);
 	free(ag->workers);
 	ag->workers = NULL;
 	ag->nworkers = 0;
-	if (ag->snooping)
-		snoop_close(&ag->snoop);
-	if (ag->resolving)
-		resolver_close(&ag->resolver);
-	if (ag->attached && !keep_pins)
-		targets_clear(&ag->targets);
-	/* Fail-closed: pinned links (and the targets they hold) stay after a stop, on purpose. */
-	mlx_bpf_detach(&ag->bpf, !keep_pins);
-	ag->attached = false;
 }
 
 int agent_run(const char *cfg_path)
@@ -306,6 +309,7 @@ int agent_run(const char *cfg_path)
 	pthread_mutex_init(&ag.snap_lock, NULL);
 	pthread_mutex_init(&ag.recent_lock, NULL);
 	ag.started_unix_ms = unix_ms();
+	ag.bpf.cgroup_fd = -1; /* nothing to close if startup fails before attaching */
 	snap = calloc(1, sizeof(*snap));
 	if (!snap)
 		return 1;

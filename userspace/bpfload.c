@@ -179,6 +179,7 @@ int mlx_bpf_attach(struct mlx_bpf *b, const struct mlx_bpf_opts *o, char *err, s
 	b->skel->rodata->agent_mark = o->agent_mark;
 	b->skel->rodata->agent_tgid = o->agent_tgid;
 	b->skel->rodata->agent_netns_cookie = o->netns_cookie;
+	b->skel->rodata->agent_has_v6 = o->has_v6_listener;
 	rc = redirect__load(b->skel);
 	if (rc) {
 		snprintf(err, errlen, "load BPF programs: %s", strerror(-rc));

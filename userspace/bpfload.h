@@ -19,6 +19,7 @@ struct mlx_bpf_opts {
 	uint32_t agent_mark;
 	uint32_t agent_tgid;
 	uint64_t netns_cookie;   /* restrict TCP redirect to this netns (0 = any) */
+	bool has_v6_listener;    /* the agent listens on ::1; without it native IPv6 stays direct */
 	bool fail_closed;        /* pin links under <pin_dir> so they outlive the agent */
 	const char *pin_dir;
 };
