@@ -68,3 +68,13 @@ agent_stop() {	# <name>
 	check_fails "agent $1 log has no sanitizer report" \
 		grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$MLX_RUN/$1.log"
 }
+
+# Predicates for wait_for, re-evaluated at every poll (a "$(...)" argument would be frozen).
+flows_at_least() {	# <name> <n> <needle...>
+	local name=$1 n=$2
+	shift 2
+	[ "$(flow_count "$name" "$@")" -ge "$n" ]
+}
+status_is() {	# <conf> <field> <value>
+	[ "$(status_field "$1" "$2")" = "$3" ]
+}

@@ -28,12 +28,12 @@ check "AAAA answer learned too" grep -q "addr=$MLX_ADDR_OPENAI6 ttl=$MLX_DNS_TTL
 # No sleep between the answer and the connect: the verdict waits for the map update.
 out=$(in_client sh -c "getent ahosts $MLX_HOST_ANTHROPIC >/dev/null && curl -4 -sS --max-time 5 --cacert $MLX_TEST_CA https://$MLX_HOST_ANTHROPIC/hello" 2>&1)
 assert_contains "connect right after the DNS answer" "$out" "hello sni=api.anthropic.com"
-wait_for "...was redirected (no race with learning)" 3 test "$(flow_count snoop "provider=anthropic")" -ge 1
+wait_for "...was redirected (no race with learning)" 3 flows_at_least snoop 1 "provider=anthropic"
 
 check "client resolves the wildcard provider name through a CNAME" in_client getent ahosts "$MLX_HOST_AZURE"
 check "CNAME chain target learned for azure-openai" grep -q "target learned provider=azure-openai name=$MLX_HOST_AZURE addr=$MLX_ADDR_AZURE" "$R/snoop.log"
 check "azure request over the redirect" client_curl -4 "https://$MLX_HOST_AZURE/hello"
-wait_for "...logged as provider azure-openai" 3 test "$(flow_count snoop "provider=azure-openai" "sni=$MLX_HOST_AZURE")" -ge 1
+wait_for "...logged as provider azure-openai" 3 flows_at_least snoop 1 "provider=azure-openai" "sni=$MLX_HOST_AZURE"
 check_fails "a non-provider name teaches nothing" grep -q "name=$MLX_HOST_PLAIN" "$R/snoop.log"
 
 out=$(in_client curl -sS --max-time 3 http://127.0.0.1:9464/metrics 2>&1)
@@ -43,7 +43,7 @@ assert_match "metrics: kernel counters" "$out" 'modelux_bpf_events_total\{event=
 
 # TTL 2 s and no floor: the targets expire and the address is direct again.
 wait_for "learned targets expire after their TTL" 6 grep -q "targets expired" "$R/snoop.log"
-wait_for "status shows no target left" 6 test "$(status_field "$R/snoop.conf" targets.count)" = 0
+wait_for "status shows no target left" 6 status_is "$R/snoop.conf" targets.count 0
 n=$(flow_count snoop)
 # shellcheck disable=SC2086
 check "expired address is reached directly" client_curl $pinned "https://$MLX_HOST_OPENAI/hello"
@@ -57,7 +57,7 @@ wait_for "SIGHUP reload applied" 5 grep -q "configuration reloaded" "$R/snoop.lo
 check "client resolves the newly configured provider" in_client getent ahosts "$MLX_HOST_PLAIN"
 wait_for "new provider learned after reload" 3 grep -q "target learned provider=plainco name=$MLX_HOST_PLAIN" "$R/snoop.log"
 check "new provider's traffic redirected" client_curl -4 "https://$MLX_HOST_PLAIN/hello"
-wait_for "...and logged" 3 test "$(flow_count snoop "provider=plainco")" -ge 1
+wait_for "...and logged" 3 flows_at_least snoop 1 "provider=plainco"
 
 echo "resolve_interval_s = banana" >>"$R/snoop.conf"
 out=$("$CTL" -s "$R/agent.sock" reload 2>&1)
@@ -78,7 +78,7 @@ wait_for "own resolution learns the provider with no client DNS" 5 \
 check "no NFQUEUE rule when snooping is off" sh -c "! ip netns exec '$CLIENT_NS' iptables -S INPUT | grep -q NFQUEUE"
 # shellcheck disable=SC2086
 check "pinned-address client redirected thanks to own resolution" client_curl $pinned "https://$MLX_HOST_OPENAI/hello"
-wait_for "...logged" 3 test "$(flow_count resolve "provider=openai")" -ge 1
+wait_for "...logged" 3 flows_at_least resolve 1 "provider=openai"
 agent_stop resolve
 check "iptables NFQUEUE rule removed at clean stop of the earlier agent" \
 	sh -c "! ip netns exec '$CLIENT_NS' iptables -S INPUT | grep -q 'modelux-dns'"

@@ -18,7 +18,7 @@ mlx_agent_conf "$R/open.conf"
 agent_start open "$R/open.conf" || integ_finish
 wait_for "target learned" 5 grep -q "target learned provider=openai" "$R/open.log"
 check "provider reachable through the agent" hello
-wait_for "...and the flow was logged" 5 test "$(flow_count open "kind=provider")" -ge 1
+wait_for "...and the flow was logged" 5 flows_at_least open 1 "kind=provider"
 check "programs attached while the agent runs" \
 	sh -c "bpftool cgroup tree '$MLX_CG_ROOT' | grep -q mlx_connect4"
 kill -KILL "$(bg_pid open)"

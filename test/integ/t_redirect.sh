@@ -107,7 +107,7 @@ want=$(mlx_bytes_sha256 2000000 3)
 got=$(client_curl "https://$MLX_HOST_CDN/bytes?n=2000000&seed=3" | sha256sum | cut -d' ' -f1)
 assert_eq "non-provider SNI on a provider IP: bytes identical" "$want" "$got"
 wait_for "non-provider SNI spliced and counted as other_sni" 5 \
-	test "$(flow_count agent "kind=other_sni" "sni=cdn.example.net")" -gt "$before"
+	flows_at_least agent $((before + 1)) "kind=other_sni" "sni=cdn.example.net"
 
 got=$(client_curl "https://$MLX_HOST_PLAIN/bytes?n=2000000&seed=3" | sha256sum | cut -d' ' -f1)
 assert_eq "non-target host: bytes identical" "$want" "$got"
@@ -115,7 +115,7 @@ assert_eq "non-target host never reached the agent" 0 "$(flow_count agent "dst=$
 
 out=$(client_curl -4 "http://$MLX_HOST_OPENAI/hello")
 assert_contains "plain HTTP on a target port is passed through" "$out" "hello"
-wait_for "...and logged as not_tls" 5 test "$(flow_count agent "kind=not_tls" "dst=$MLX_ADDR_OPENAI:80")" -ge 1
+wait_for "...and logged as not_tls" 5 flows_at_least agent 1 "kind=not_tls" "dst=$MLX_ADDR_OPENAI:80"
 
 # Garbage on the wire: a fake TLS record the parser refuses. Spliced as-is, logged malformed,
 # and the agent keeps serving everyone else.
@@ -127,7 +127,7 @@ try:
     s.recv(100)
 except OSError:
     pass' >/dev/null 2>&1
-wait_for "malformed ClientHello logged as malformed" 5 test "$(flow_count agent "kind=malformed")" -ge 1
+wait_for "malformed ClientHello logged as malformed" 5 flows_at_least agent 1 "kind=malformed"
 check "agent still serves after garbage" client_curl "https://$MLX_HOST_OPENAI/hello"
 
 # --- QUIC -------------------------------------------------------------------------------------------
