@@ -468,6 +468,16 @@ static bool set_path(struct parser *p, const struct key_def *d, const char *v, s
 	return true;
 }
 
+/* A path key whose empty value means "the default derived elsewhere". */
+static bool set_opt_path(struct parser *p, const struct key_def *d, const char *v, size_t n)
+{
+	if (n == 0) {
+		store_str(p, d, v, 0);
+		return true;
+	}
+	return set_path(p, d, v, n);
+}
+
 static bool set_sockpath(struct parser *p, const struct key_def *d, const char *v, size_t n)
 {
 	if (!check_abs_path(p, d, v, n, " (the limit of a unix socket path)"))
@@ -583,6 +593,10 @@ static const struct key_def key_defs[] = {
 	{ "max_conns", set_uint, FIELD(max_conns), 1, 1048576 },
 	{ "log_level", set_log_level, FIELD(log_level), 0, 0 },
 	{ "state_dir", set_path, FIELD(state_dir), 0, 0 },
+	{ "intercept", set_bool, FIELD(intercept), 0, 0 },
+	{ "ca_cert", set_opt_path, FIELD(ca_cert), 0, 0 },
+	{ "ca_key", set_opt_path, FIELD(ca_key), 0, 0 },
+	{ "upstream_ca_file", set_opt_path, FIELD(upstream_ca_file), 0, 0 },
 };
 
 _Static_assert(ARRAY_SIZE(key_defs) <= ARRAY_SIZE(((struct parser *)0)->key_line),
@@ -1055,6 +1069,7 @@ void config_defaults(struct mlx_config *cfg)
 	cfg->max_conns = 16384;
 	cfg->log_level = MLX_LOG_INFO;
 	copy_str(cfg->state_dir, sizeof(cfg->state_dir), "/var/lib/modelux");
+	cfg->intercept = true;
 	/* This function cannot report failure; on OOM the provider list is left empty, which
 	 * config_parse() detects and reports. */
 	if (!add_builtin_providers(cfg)) {

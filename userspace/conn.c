@@ -215,6 +215,8 @@ static void start_upstream(struct conn *c)
 	uint32_t mark = c->snap->cfg.mark;
 	int fd;
 
+	free(c->peek); /* decided: the bytes are still in the socket */
+	c->peek = NULL;
 	conn_list_remove(&c->w->peeking, c);
 	c->in_peeking = false;
 	conn_list_push(&c->w->active, c);
@@ -236,38 +238,35 @@ fail:
 	conn_close(c, "upstream_connect_failed");
 }
 
-static void peek_read(struct conn *c)
+/* The ClientHello is read with MSG_PEEK: it stays in the socket, so the splice path forwards it
+ * like any other byte and a TLS terminator reads it itself. */
+static void peek_read(struct conn *c, uint32_t events)
 {
 	enum sni_result r;
 	ssize_t n;
 
-	for (;;) {
-		n = recv(c->cli.fd, c->peek + c->peek_len, SNI_MAX_HELLO_BYTES - c->peek_len, 0);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				return;
-			conn_close(c, "client_reset");
+	n = recv(c->cli.fd, c->peek, SNI_MAX_HELLO_BYTES, MSG_PEEK);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
 			return;
-		}
-		if (n == 0) {
-			if (c->peek_len == 0) {
-				c->kind = FLOW_NOT_TLS;
-				conn_close(c, "client_closed_early");
-				return;
-			}
-			c->c2u.eof = true; /* forward what we have, then half-close */
-			classify(c, SNI_NEED_MORE);
-			start_upstream(c);
-			return;
-		}
-		c->peek_len += n;
-		r = sni_parse(c->peek, c->peek_len, &c->sni);
-		if (r == SNI_NEED_MORE && c->peek_len < SNI_MAX_HELLO_BYTES)
-			continue;
-		classify(c, r == SNI_NEED_MORE ? SNI_MALFORMED : r);
-		start_upstream(c);
+		conn_close(c, "client_reset");
 		return;
 	}
+	if (n == 0) {
+		c->kind = FLOW_NOT_TLS;
+		conn_close(c, "client_closed_early");
+		return;
+	}
+	c->peek_len = n;
+	r = sni_parse(c->peek, c->peek_len, &c->sni);
+	if (r == SNI_NEED_MORE) {
+		/* Wait for the rest unless the client stopped sending or the buffer is full. */
+		if (c->peek_len < SNI_MAX_HELLO_BYTES && !(events & (EPOLLRDHUP | EPOLLHUP)))
+			return;
+		r = c->peek_len < SNI_MAX_HELLO_BYTES ? SNI_NEED_MORE : SNI_MALFORMED;
+	}
+	classify(c, r);
+	start_upstream(c);
 }
 
 void conn_peek_expired(struct conn *c)
@@ -327,42 +326,13 @@ static int pump(struct splice_dir *d, int from, int to, int *failed_fd)
 	return 0;
 }
 
-/* The peeked ClientHello goes upstream first, before any spliced byte. */
-static int flush_peek(struct conn *c)
-{
-	ssize_t n;
-
-	while (c->peek_sent < c->peek_len) {
-		n = send(c->up.fd, c->peek + c->peek_sent, c->peek_len - c->peek_sent,
-			 MSG_NOSIGNAL);
-		if (n < 0)
-			return errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno;
-		c->peek_sent += n;
-	}
-	c->c2u.bytes += c->peek_len;
-	free(c->peek);
-	c->peek = NULL;
-	return 0;
-}
-
 static void splice_both(struct conn *c)
 {
 	int rc, failed = -1;
 
-	if (c->peek) {
-		rc = flush_peek(c);
-		if (rc == -EAGAIN)
-			goto down; /* the reverse direction may still move */
-		if (rc) {
-			set_reset_on_close(c->cli.fd);
-			conn_close(c, "upstream_reset");
-			return;
-		}
-	}
 	rc = pump(&c->c2u, c->cli.fd, c->up.fd, &failed);
 	if (rc)
 		goto broken;
-down:
 	rc = pump(&c->u2c, c->up.fd, c->cli.fd, &failed);
 	if (rc)
 		goto broken;
@@ -412,7 +382,7 @@ void conn_event(struct conn_end *e, uint32_t events)
 	switch (c->state) {
 	case CONN_PEEK:
 		if (e == &c->cli)
-			peek_read(c);
+			peek_read(c, events);
 		break;
 	case CONN_CONNECTING:
 		if (e == &c->up && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))

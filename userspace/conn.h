@@ -49,7 +49,7 @@ struct conn {
 	bool have_rec;
 	const char *exe, *user;
 	uint8_t *peek;
-	size_t peek_len, peek_sent;
+	size_t peek_len; /* bytes seen by the last MSG_PEEK */
 	struct sni_info sni;
 	enum flow_kind kind;
 	int provider; /* index into snap->cfg.providers, -1 when none */
