@@ -1,5 +1,5 @@
 /* h1: incremental HTTP/1.1 parsing (message heads zero-copy, bodies as a streaming state machine)
- * and serialization of heads and chunks for the proxy. Owns nothing: borrows the caller's buffers. */
+ * and serialization of heads and chunks. Owns nothing: borrows the caller's buffers. */
 #ifndef MODELUX_H1_H
 #define MODELUX_H1_H
 
@@ -50,30 +50,37 @@ enum h1_target_form {
  * the struct's use. Fields marked "requests" / "responses" are zero for the other kind. */
 struct h1_head {
 	enum h1_kind kind;
-	size_t head_len;     /* bytes of the head, final CRLF included (= the parse result) */
-	int version;         /* 10 or 11 */
-	struct h1_span method;            /* requests; methods are case-sensitive */
-	struct h1_span target;            /* requests */
-	enum h1_target_form target_form;  /* requests */
-	int status;                       /* responses: 100..599 */
-	struct h1_span reason;            /* responses: as received, may be empty */
+	size_t head_len; /* bytes of the head, final CRLF included (= the parse result) */
+	int version;	 /* 10 or 11 */
+	/* requests; methods are case-sensitive */
+	struct h1_span method;
+	struct h1_span target;
+	enum h1_target_form target_form;
+	/* responses: status is 100..599, reason as received and possibly empty */
+	int status;
+	struct h1_span reason;
 	size_t nheaders;
 	struct h1_header headers[H1_MAX_HEADERS];
-	int64_t content_length;   /* -1 when absent (or overridden by Transfer-Encoding, see below) */
-	bool chunked;             /* Transfer-Encoding: chunked */
-	bool keep_alive;          /* the connection may carry another message after this one */
-	bool expect_100_continue; /* requests: "Expect: 100-continue" in an HTTP/1.1 request */
-	bool upgrade;             /* an Upgrade field is present */
-	struct h1_span host;      /* requests: the Host field value; p NULL when absent (HTTP/1.0) */
+	/* -1 when absent, or when overridden by Transfer-Encoding in a response (see below) */
+	int64_t content_length;
+	bool chunked; /* Transfer-Encoding: chunked */
+	/* The head allows another message on the connection; an UNTIL_CLOSE or TUNNEL body
+	 * (h1_body_init) still ends it. */
+	bool keep_alive;
+	bool expect_100_continue; /* "Expect: 100-continue" in an HTTP/1.1 request */
+	bool upgrade;		  /* an Upgrade field is present */
+	/* requests: the Host field value; p NULL when absent (HTTP/1.0 only) */
+	struct h1_span host;
 };
 
 /* h1_parse_head - parse the head at the start of <buf> (<len> bytes received so far) as <kind>.
  * Returns the head length (> 0) when complete, 0 when more bytes are needed, -EBADMSG when
  * malformed and -E2BIG when larger than H1_MAX_HEAD or H1_MAX_HEADERS; on error <err> (may be
- * NULL) says what and at which byte offset of <buf>. The parse restarts from <buf>'s first byte
- * on every call and never reads beyond H1_MAX_HEAD bytes. Bytes after the head (body, the next
- * pipelined message) are not looked at. Syntax errors are reported as soon as the offending byte
- * has arrived: any prefix of a message either needs more or gets the same result as the whole.
+ * NULL) says what and at which byte offset of <buf>. <out> is only meaningful on success.
+ * The parse restarts from <buf>'s first byte on every call and never reads beyond H1_MAX_HEAD
+ * bytes. Bytes after the head (body, the next pipelined message) are not looked at. Syntax
+ * errors are reported as soon as the offending byte has arrived: any prefix of a message
+ * either needs more or gets the same result as the whole.
  *
  * Strictness, chosen against request smuggling and response splitting:
  *  - lines end in CRLF only; a bare LF or a CR not followed by LF is an error;
@@ -100,10 +107,10 @@ const struct h1_header *h1_header_find(const struct h1_head *h, const char *name
 /* How a message body is delimited (RFC 9112 section 6.3). */
 enum h1_body_mode {
 	H1_BODY_NONE = 1,    /* no body: done at once */
-	H1_BODY_LENGTH,      /* Content-Length bytes */
+	H1_BODY_LENGTH,	     /* Content-Length bytes */
 	H1_BODY_CHUNKED,     /* chunked coding, decoded; trailers validated and dropped */
 	H1_BODY_UNTIL_CLOSE, /* response without framing: everything until the peer closes */
-	H1_BODY_TUNNEL,      /* 101 or 2xx to CONNECT: what follows is not HTTP; passed through */
+	H1_BODY_TUNNEL,	     /* 101 or 2xx to CONNECT: what follows is not HTTP; passed through */
 };
 
 /* Receives decoded payload as soon as it arrives (a chunk's bytes are handed over before the
@@ -113,13 +120,13 @@ typedef int (*h1_data_cb)(void *ctx, const char *data, size_t len);
 /* Body decoder state; read mode, payload and done, treat the rest as private. */
 struct h1_body {
 	enum h1_body_mode mode;
-	int state;          /* chunked grammar position, or failed */
+	int state;	    /* chunked grammar position, or failed */
 	uint64_t remaining; /* LENGTH: bytes left; CHUNKED: bytes left in the chunk being read */
 	uint64_t payload;   /* decoded payload bytes delivered so far */
 	uint64_t offset;    /* body bytes consumed so far; error offsets count from the first */
 	size_t line_len;    /* bytes of the current chunk-size line */
 	size_t trailer_len; /* bytes of the trailer section so far */
-	bool done;          /* the message ended; further bytes belong to the next one */
+	bool done;	    /* the message ended; further bytes belong to the next one */
 };
 
 /* h1_body_init - decide the framing of the body following the parsed head <h>. For a response,
@@ -148,9 +155,9 @@ int h1_body_eof(struct h1_body *b, char *err, size_t errlen);
 
 enum h1_framing {
 	H1_FRAMING_VERBATIM = 1, /* Content-Length / Transfer-Encoding copied from the list */
-	H1_FRAMING_NONE,         /* neither is written: a bodiless message */
-	H1_FRAMING_LENGTH,       /* "Content-Length: <content_length>" */
-	H1_FRAMING_CHUNKED,      /* "Transfer-Encoding: chunked"; then use h1_write_chunk() */
+	H1_FRAMING_NONE,	 /* neither is written: a bodiless message */
+	H1_FRAMING_LENGTH,	 /* "Content-Length: <content_length>" */
+	H1_FRAMING_CHUNKED,	 /* "Transfer-Encoding: chunked"; then use h1_write_chunk() */
 };
 
 struct h1_write_opts {
@@ -159,7 +166,8 @@ struct h1_write_opts {
 	/* Drop Connection, Keep-Alive, Proxy-Connection, TE, Transfer-Encoding, Upgrade and every
 	 * field named in a Connection field of the list. */
 	bool strip_hop_by_hop;
-	const struct h1_header *extra; /* written after the list unfiltered, e.g. Connection: close */
+	/* written after the list, unfiltered: e.g. "Connection: close" */
+	const struct h1_header *extra;
 	size_t nextra;
 };
 
