@@ -40,7 +40,7 @@ UNIT_BINS:= $(patsubst test/unit/%.c,$(O)/test/%,$(UNIT_SRCS))
 FUZZ_SRCS:= $(wildcard test/fuzz/fuzz_*.c)
 FUZZ_BINS:= $(patsubst test/fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRCS))
 
-.PHONY: all deps run test asan unit integ fuzz-replay fuzz check-config clean format bench test-only
+.PHONY: all deps run test asan unit integ fuzz-replay fuzz clean format test-only
 all: $(O)/modelux-agent $(O)/modeluxctl
 
 deps:
@@ -97,7 +97,10 @@ fuzz: $(FUZZ_BINS)
 		$$f -max_total_time=$(FUZZ_SECONDS) -dict=test/fuzz/$$n.dict $(O)/fuzz-new/$$n test/fuzz/corpus/$$n \
 		2>/dev/null || $$f -max_total_time=$(FUZZ_SECONDS) $(O)/fuzz-new/$$n test/fuzz/corpus/$$n || exit 1; done
 
+# Embedded defaults need a CA under the default state_dir: a development CA is generated once.
+# Clients on this host trust it after `ca/modelux-ca install-trust /var/lib/modelux/ca`.
 run: deps all
+	@ca/modelux-ca dev /var/lib/modelux/ca
 	$(O)/modelux-agent $(if $(wildcard /etc/modelux/agent.conf),-c /etc/modelux/agent.conf,)
 
 test: deps

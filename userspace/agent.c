@@ -14,6 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
+#include "certmint.h"
 #include "ctlsock.h"
 #include "log.h"
 #include "worker.h"
@@ -140,6 +143,10 @@ static void keep_restart_only(struct mlx_config *n, const struct mlx_config *o)
 	KEEP(nfqueue_num);
 	KEEP(resolver);
 	KEEP(state_dir);
+	KEEP(intercept);
+	KEEP(ca_cert);
+	KEEP(ca_key);
+	KEEP(upstream_ca_file);
 #undef KEEP
 }
 
@@ -209,6 +216,73 @@ static void epoll_watch(int epfd, int fd, void *tag)
 	epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/* Verifying client context towards providers: the system store unless a bundle is configured. */
+static SSL_CTX *upstream_ctx_new(const char *ca_file, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (!ctx) {
+		snprintf(err, errlen, "upstream TLS context: out of memory");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+				      SSL_MODE_RELEASE_BUFFERS);
+	if (ca_file[0] ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1
+		       : SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		snprintf(err, errlen, "upstream trust: cannot load %s",
+			 ca_file[0] ? ca_file : "the system trust store");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* Interception needs the corporate CA (through the signer process) and upstream trust. */
+static int tls_setup(struct agent *ag, char *err, size_t errlen)
+{
+	const struct mlx_config *cfg = &ag->snap->cfg;
+	char cert[512], key[512];
+	const char **names;
+	/* certmint_new forks the signer: this runs before any worker thread exists. */
+	size_t n = 0, p, d;
+
+	if (!cfg->intercept)
+		return 0;
+	snprintf(cert, sizeof(cert), "%s", cfg->ca_cert);
+	snprintf(key, sizeof(key), "%s", cfg->ca_key);
+	if (!cert[0])
+		snprintf(cert, sizeof(cert), "%s/ca/ca.crt", cfg->state_dir);
+	if (!key[0])
+		snprintf(key, sizeof(key), "%s/ca/ca.key", cfg->state_dir);
+	ag->upstream_ctx = upstream_ctx_new(cfg->upstream_ca_file, err, errlen);
+	if (!ag->upstream_ctx)
+		return -EINVAL;
+	ag->certmint = certmint_new(cert, key, 1024, err, errlen);
+	if (!ag->certmint)
+		return -EINVAL;
+	/* The client side of the proxy speaks HTTP/1.1 only for now: h2 clients fall back. */
+	certmint_offer_h2(ag->certmint, false);
+	/* Pre-mint the fixed provider names so first connections pay no signing. */
+	for (p = 0; p < cfg->nproviders; p++)
+		n += cfg->providers[p].ndomains;
+	names = calloc(n ? n : 1, sizeof(*names));
+	if (!names)
+		return -ENOMEM;
+	n = 0;
+	for (p = 0; p < cfg->nproviders; p++)
+		for (d = 0; d < cfg->providers[p].ndomains; d++)
+			if (cfg->providers[p].domains[d][0] != '*')
+				names[n++] = cfg->providers[p].domains[d];
+	if (certmint_premint(ag->certmint, names, n, err, errlen) < 0)
+		log_warn("pre-minting: %s", err);
+	free(names);
+	log_info("TLS interception on: CA %s, upstream trust %s", cert,
+		 cfg->upstream_ca_file[0] ? cfg->upstream_ca_file : "system store");
+	return 0;
+}
+
 static int startup(struct agent *ag, char *err, size_t errlen)
 {
 	const struct mlx_config *cfg = &ag->snap->cfg;
@@ -223,6 +297,10 @@ static int startup(struct agent *ag, char *err, size_t errlen)
 	unsigned i;
 	int rc;
 
+	pinset_init(&ag->pinned);
+	rc = tls_setup(ag, err, errlen);
+	if (rc)
+		return rc;
 	rc = netns_cookie_self(&ag->netns_cookie);
 	if (rc) {
 		snprintf(err, errlen, "netns cookie: %s", strerror(-rc));
@@ -293,6 +371,11 @@ static void shutdown_all(struct agent *ag)
 	free(ag->workers);
 	ag->workers = NULL;
 	ag->nworkers = 0;
+	if (ag->certmint)
+		certmint_free(ag->certmint);
+	ag->certmint = NULL;
+	SSL_CTX_free(ag->upstream_ctx);
+	ag->upstream_ctx = NULL;
 }
 
 int agent_run(const char *cfg_path)

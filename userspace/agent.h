@@ -9,7 +9,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <openssl/ssl.h>
+
 #include "bpfload.h"
+#include "hook.h"
+#include "pinset.h"
 #include "config.h"
 #include "resolver.h"
 #include "snoop.h"
@@ -46,6 +50,12 @@ struct agent_stats {
 	atomic_uint_fast64_t peek_timeouts;
 	atomic_uint_fast64_t idle_timeouts;
 	atomic_uint_fast64_t reloads, reload_failures;
+	atomic_uint_fast64_t intercepted;     /* flows decrypted */
+	atomic_uint_fast64_t pinned_refusals; /* clients that refused our certificate */
+	atomic_uint_fast64_t pinned_spliced;  /* flows spliced because their pair is pinned */
+	atomic_uint_fast64_t upstream_verify_fail;
+	atomic_uint_fast64_t http_requests;
+	atomic_uint_fast64_t http_errors;     /* malformed HTTP from either side */
 };
 
 #define AGENT_RECENT 32
@@ -65,6 +75,7 @@ struct flow_summary {
 };
 
 struct worker;
+struct certmint;
 
 struct agent {
 	char cfg_path[4096];    /* "" = embedded defaults */
@@ -85,6 +96,10 @@ struct agent {
 	bool snooping;
 	struct resolver resolver;
 	bool resolving;
+	struct certmint *certmint;  /* NULL when interception is off */
+	SSL_CTX *upstream_ctx;      /* verifying client context towards providers */
+	struct pinset pinned;       /* (exe, SNI) pairs that refuse our certificate */
+	struct http_hook hook;      /* provider awareness plugs in here */
 	int64_t started_unix_ms;
 	atomic_bool stopping;
 };

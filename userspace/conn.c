@@ -14,6 +14,7 @@
 
 #include "flowlog.h"
 #include "log.h"
+#include "mitm.h"
 
 #define CONN_ARENA_CAP (8 * 1024)
 #define PIPE_CAP (64 * 1024) /* the default pipe size: one page per slot, 16 slots */
@@ -209,17 +210,21 @@ static void classify(struct conn *c, enum sni_result r)
 	}
 }
 
-static void start_upstream(struct conn *c)
+/* Out of the peeking list: a decision was made. */
+static void conn_activate(struct conn *c)
 {
-	struct agent *ag = c->w->ag;
-	uint32_t mark = c->snap->cfg.mark;
-	int fd;
-
 	free(c->peek); /* decided: the bytes are still in the socket */
 	c->peek = NULL;
 	conn_list_remove(&c->w->peeking, c);
 	c->in_peeking = false;
 	conn_list_push(&c->w->active, c);
+}
+
+int conn_connect_upstream(struct conn *c)
+{
+	uint32_t mark = c->snap->cfg.mark;
+	int fd;
+
 	fd = socket(c->orig.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		goto fail;
@@ -229,13 +234,63 @@ static void start_upstream(struct conn *c)
 		goto fail;
 	if (connect(fd, (struct sockaddr *)&c->orig, c->orig_len) < 0 && errno != EINPROGRESS)
 		goto fail;
-	c->state = CONN_CONNECTING;
 	ep_add(c, &c->up, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
-	return;
+	return 0;
 fail:
-	atomic_fetch_add(&ag->stats.upstream_fail, 1);
-	set_reset_on_close(c->cli.fd);
-	conn_close(c, "upstream_connect_failed");
+	atomic_fetch_add(&c->w->ag->stats.upstream_fail, 1);
+	return -1;
+}
+
+int conn_upstream_error(struct conn *c)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(c->up.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err) {
+		atomic_fetch_add(&c->w->ag->stats.upstream_fail, 1);
+		log_info("flow id=%llu upstream connect failed: %s", (unsigned long long)c->id,
+			 strerror(err));
+	}
+	return err;
+}
+
+static void start_upstream(struct conn *c)
+{
+	conn_activate(c);
+	if (conn_connect_upstream(c) < 0) {
+		set_reset_on_close(c->cli.fd);
+		conn_close(c, "upstream_connect_failed");
+		return;
+	}
+	c->state = CONN_CONNECTING;
+}
+
+/* Decrypt only provider SNIs, only with a CA loaded, and never a client known to refuse us. */
+static bool should_intercept(struct conn *c)
+{
+	struct agent *ag = c->w->ag;
+
+	if (c->kind != FLOW_PROVIDER || !c->snap->cfg.intercept || !ag->certmint)
+		return false;
+	if (pinset_has(&ag->pinned, c->exe ? c->exe : "?", c->sni.server_name)) {
+		atomic_fetch_add(&ag->stats.pinned_spliced, 1);
+		c->pinned = true;
+		return false;
+	}
+	return true;
+}
+
+static void decide(struct conn *c)
+{
+	if (should_intercept(c)) {
+		conn_activate(c);
+		c->state = CONN_SPLICE; /* unused while c->mitm drives the connection */
+		mitm_start(c);
+		return;
+	}
+	start_upstream(c);
 }
 
 /* The ClientHello is read with MSG_PEEK: it stays in the socket, so the splice path forwards it
@@ -266,14 +321,14 @@ static void peek_read(struct conn *c, uint32_t events)
 		r = c->peek_len < SNI_MAX_HELLO_BYTES ? SNI_NEED_MORE : SNI_MALFORMED;
 	}
 	classify(c, r);
-	start_upstream(c);
+	decide(c);
 }
 
 void conn_peek_expired(struct conn *c)
 {
 	atomic_fetch_add(&c->w->ag->stats.peek_timeouts, 1);
 	classify(c, c->peek_len ? SNI_NEED_MORE : SNI_NOT_TLS);
-	start_upstream(c);
+	decide(c);
 }
 
 static int make_pipe(struct splice_dir *d)
@@ -352,13 +407,7 @@ broken:
 
 static void upstream_connected(struct conn *c)
 {
-	int err = 0;
-	socklen_t len = sizeof(err);
-
-	if (getsockopt(c->up.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
-		atomic_fetch_add(&c->w->ag->stats.upstream_fail, 1);
-		log_info("flow id=%llu upstream connect failed: %s", (unsigned long long)c->id,
-			 strerror(err ? err : errno));
+	if (conn_upstream_error(c)) {
 		set_reset_on_close(c->cli.fd);
 		conn_close(c, "upstream_connect_failed");
 		return;
@@ -379,6 +428,10 @@ void conn_event(struct conn_end *e, uint32_t events)
 	if (c->dead)
 		return; /* closed earlier in this epoll batch; freed after it */
 	touch(c);
+	if (c->mitm) {
+		mitm_event(c, e, events);
+		return;
+	}
 	switch (c->state) {
 	case CONN_PEEK:
 		if (e == &c->cli)
@@ -422,6 +475,7 @@ void conn_close(struct conn *c, const char *end)
 	close_fd(&c->c2u.pipe[1]);
 	close_fd(&c->u2c.pipe[0]);
 	close_fd(&c->u2c.pipe[1]);
+	mitm_free(c);
 	free(c->peek);
 	arena_release(&c->arena);
 	agent_snap_release(c->snap);

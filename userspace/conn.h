@@ -15,6 +15,8 @@
 
 enum conn_state { CONN_PEEK = 1, CONN_CONNECTING, CONN_SPLICE };
 
+struct mitm;
+
 struct conn_end {
 	struct ep_tag tag;
 	struct conn *c;
@@ -53,7 +55,9 @@ struct conn {
 	struct sni_info sni;
 	enum flow_kind kind;
 	int provider; /* index into snap->cfg.providers, -1 when none */
+	bool pinned;  /* provider flow spliced because its client refuses our certificate */
 	struct splice_dir c2u, u2c;
+	struct mitm *mitm; /* set when the flow is intercepted */
 };
 
 /* conn_accept - take ownership of accepted socket <fd> from listener family <lfamily>. */
@@ -64,6 +68,13 @@ void conn_event(struct conn_end *e, uint32_t events);
 
 /* conn_peek_expired - no ClientHello before the deadline: decide on what we have. */
 void conn_peek_expired(struct conn *c);
+
+/* conn_connect_upstream - open the (marked, non-blocking) connection to the original
+ * destination and watch it. 0, or -1 when the connect failed at once. */
+int conn_connect_upstream(struct conn *c);
+
+/* conn_upstream_error - after the upstream became writable: 0 if connected, else the errno. */
+int conn_upstream_error(struct conn *c);
 
 /* conn_close - log the flow, release everything. <end> says why ("eof", "reset", ...). */
 void conn_close(struct conn *c, const char *end);

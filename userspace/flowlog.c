@@ -83,6 +83,8 @@ void flowlog_emit(struct conn *c, const char *end)
 	off = snprintf(line, sizeof(line), "flow id=%" PRIu64, c->id);
 	kv_append(line, &off, sizeof(line), "kind", flow_kind_names[c->kind]);
 	kv_append(line, &off, sizeof(line), "provider", f.provider);
+	kv_append(line, &off, sizeof(line), "tls",
+		  c->mitm ? "intercepted" : c->pinned ? "pinned_splice" : "splice");
 	kv_append(line, &off, sizeof(line), "sni", f.sni);
 	kv_append(line, &off, sizeof(line), "alpn", c->sni.alpn);
 	kv_append(line, &off, sizeof(line), "dst", f.dst);

@@ -113,6 +113,17 @@ char *status_json(struct agent *ag)
 		"bpf", bpf, "reloads", "ok", (json_int_t)atomic_load(&ag->stats.reloads), "failed",
 		(json_int_t)atomic_load(&ag->stats.reload_failures));
 	agent_snap_release(snap);
+	if (root)
+		json_object_set_new(
+			root, "intercept",
+			json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "enabled",
+				  ag->certmint != NULL, "flows", (json_int_t)atomic_load(&ag->stats.intercepted),
+				  "http_requests", (json_int_t)atomic_load(&ag->stats.http_requests),
+				  "http_errors", (json_int_t)atomic_load(&ag->stats.http_errors),
+				  "upstream_verify_fail",
+				  (json_int_t)atomic_load(&ag->stats.upstream_verify_fail), "pinned_refusals",
+				  (json_int_t)atomic_load(&ag->stats.pinned_refusals), "pinned_spliced",
+				  (json_int_t)atomic_load(&ag->stats.pinned_spliced)));
 	if (!root)
 		return NULL;
 	out = json_dumps(root, JSON_INDENT(2));
@@ -182,6 +193,10 @@ char *status_prometheus(struct agent *ag, size_t *len)
 	emit(&t, "# TYPE modelux_upstream_failures_total counter\n"
 		 "modelux_upstream_failures_total %llu\n",
 	     (unsigned long long)atomic_load(&ag->stats.upstream_fail));
+	emit(&t, "# TYPE modelux_intercepted_total counter\nmodelux_intercepted_total %llu\n"
+		 "# TYPE modelux_http_requests_total counter\nmodelux_http_requests_total %llu\n",
+	     (unsigned long long)atomic_load(&ag->stats.intercepted),
+	     (unsigned long long)atomic_load(&ag->stats.http_requests));
 	emit(&t, "# TYPE modelux_attached gauge\nmodelux_attached %d\n", ag->attached ? 1 : 0);
 	if (ag->attached)
 		mlx_bpf_stats(&ag->bpf, bs);

@@ -78,3 +78,14 @@ flows_at_least() {	# <name> <n> <needle...>
 status_is() {	# <conf> <field> <value>
 	[ "$(status_field "$1" "$2")" = "$3" ]
 }
+
+# A throwaway corporate CA (P-256) in DIR/ca.crt + DIR/ca.key (0600), and a client bundle
+# DIR/clients.pem trusting both it and the provider test CA.
+make_corp_ca() {	# <dir>
+	mkdir -p "$1" &&
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+			-subj "/CN=modelux integ corporate CA" -keyout "$1/ca.key" -out "$1/ca.crt" \
+			-addext "basicConstraints=critical,CA:TRUE" \
+			-addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null &&
+		chmod 600 "$1/ca.key" && cat "$1/ca.crt" "$MLX_TEST_CA" >"$1/clients.pem"
+}

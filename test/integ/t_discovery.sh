@@ -12,7 +12,7 @@ source "$(dirname "$0")/agent.sh"
 R=$MLX_RUN
 
 # --- learning from client DNS only (no own resolution) -------------------------------------------
-mlx_agent_conf "$R/snoop.conf" "resolve_interval_s = 0" "target_min_ttl_s = 0" \
+mlx_agent_conf "$R/snoop.conf" "intercept = no" "resolve_interval_s = 0" "target_min_ttl_s = 0" \
 	"metrics_addr = 127.0.0.1:9464"
 sed -i '/^metrics_addr = off$/d' "$R/snoop.conf"
 agent_start snoop "$R/snoop.conf" || integ_finish
@@ -71,7 +71,7 @@ check "agent process still alive" kill -0 "$(bg_pid snoop)"
 agent_stop snoop
 
 # --- the agent's own resolution ------------------------------------------------------------------
-mlx_agent_conf "$R/resolve.conf" "dns_snoop = no" "resolve_interval_s = 1"
+mlx_agent_conf "$R/resolve.conf" "intercept = no" "dns_snoop = no" "resolve_interval_s = 1"
 agent_start resolve "$R/resolve.conf" || integ_finish
 wait_for "own resolution learns the provider with no client DNS" 5 \
 	grep -q "target learned provider=openai name=api.openai.com addr=$MLX_ADDR_OPENAI ttl=$MLX_DNS_TTL source=resolver" "$R/resolve.log"

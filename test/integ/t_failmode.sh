@@ -14,7 +14,7 @@ url="https://$MLX_HOST_OPENAI/hello"
 hello() { client_curl -4 --max-time 3 "$url"; }
 
 # --- fail-open ---------------------------------------------------------------------------------
-mlx_agent_conf "$R/open.conf"
+mlx_agent_conf "$R/open.conf" "intercept = no"
 agent_start open "$R/open.conf" || integ_finish
 wait_for "target learned" 5 grep -q "target learned provider=openai" "$R/open.log"
 check "provider reachable through the agent" hello
@@ -39,7 +39,7 @@ sleep 0.2
 assert_eq "no flow was handled after the kill" "$n" "$(flow_count open)"
 
 # --- fail-closed ---------------------------------------------------------------------------------
-mlx_agent_conf "$R/closed.conf" "fail_closed = yes"
+mlx_agent_conf "$R/closed.conf" "intercept = no" "fail_closed = yes"
 agent_start closed1 "$R/closed.conf" || integ_finish
 check "links pinned" sh -c "ls '$MLX_PIN_DIR' | grep -q connect4"
 wait_for "target learned" 5 grep -q "target learned provider=openai" "$R/closed1.log"

@@ -12,7 +12,7 @@ R=$MLX_RUN
 
 # Scope = the whole test cgroup: the agent itself is inside it, so its upstream connects must be
 # skipped by their mark and its SO_ORIGINAL_DST getsockopt is answered by the hook.
-mlx_agent_conf "$R/agent.conf" "target_ports = 443, 80"
+mlx_agent_conf "$R/agent.conf" "intercept = no" "target_ports = 443, 80"
 sed -i "s|^scope = .*|scope = $MLX_CG_REL|" "$R/agent.conf"
 agent_start agent "$R/agent.conf" || integ_finish
 wait_for "agent resolved $MLX_HOST_OPENAI itself" 5 grep -q "target learned provider=openai name=api.openai.com" "$R/agent.log"

@@ -1,0 +1,442 @@
+/* certmint: server SSL_CTXs for intercepted names, one per SNI, minted through casign and kept in
+ * an LRU cache. Every leaf certifies the same P-256 key, generated here at start-up, so a mint
+ * costs one signature in the signer plus the context set-up here, and no key generation. */
+#include "certmint.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
+#include "casign.h"
+
+/* Channels to the one signer process: one per CPU, at most 8. While a thread waits for its
+ * certificate it builds the SSL_CTX in the overlap (~0.1 ms on OpenSSL 3.0) and afterwards
+ * parses the answer (~0.1 ms); a channel per CPU lets every core do that at once, where a
+ * single shared socket serialised it. bench/mint_bench.c measures both. One process, so one
+ * copy of the CA key. Overridable for that bench. */
+#ifndef CERTMINT_CHANNELS
+#define CERTMINT_CHANNELS 0 /* 0: one per online CPU */
+#endif
+#define CERTMINT_CHANNELS_MAX 8
+
+struct certmint_entry {
+	struct certmint_entry *prev, *next; /* LRU list, most recently used first */
+	struct certmint_entry *hnext;       /* hash bucket chain */
+	SSL_CTX *ctx;                       /* the cache's reference */
+	uint32_t hash;
+	char name[CASIGN_NAME_MAX + 1];
+};
+
+struct certmint {
+	struct casign *signer;
+	EVP_PKEY *leaf_key;
+	unsigned char *spki; /* leaf_key's SubjectPublicKeyInfo, sent with every request */
+	size_t spki_len;
+	uint32_t hash_seed; /* random: SNIs come off the network, bucket choice must not be steerable */
+	atomic_bool offer_h2; /* select h2 when offered; off while the proxy speaks only HTTP/1.1 */
+
+	pthread_mutex_t lock; /* everything below */
+	struct certmint_entry *slab; /* <cap> entries allocated once */
+	struct certmint_entry *free_list;
+	struct certmint_entry **buckets;
+	uint32_t bucket_mask;
+	struct certmint_entry lru; /* sentinel: lru.next is the most recent, lru.prev the oldest */
+	size_t cap;
+	size_t used;
+	struct certmint_stats st;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* name_hash - FNV-1a over <name>, started from the per-instance seed. */
+static uint32_t name_hash(const struct certmint *m, const char *name)
+{
+	uint32_t h = 2166136261u ^ m->hash_seed;
+
+	for (; *name; name++) {
+		h ^= (unsigned char)*name;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static struct certmint_entry *cache_find(struct certmint *m, const char *name, uint32_t h)
+{
+	struct certmint_entry *e;
+
+	for (e = m->buckets[h & m->bucket_mask]; e; e = e->hnext)
+		if (e->hash == h && strcmp(e->name, name) == 0)
+			return e;
+	return NULL;
+}
+
+static void lru_unlink(struct certmint_entry *e)
+{
+	e->prev->next = e->next;
+	e->next->prev = e->prev;
+}
+
+static void lru_push_front(struct certmint *m, struct certmint_entry *e)
+{
+	e->prev = &m->lru;
+	e->next = m->lru.next;
+	m->lru.next->prev = e;
+	m->lru.next = e;
+}
+
+static void hash_unlink(struct certmint *m, struct certmint_entry *e)
+{
+	struct certmint_entry **pp = &m->buckets[e->hash & m->bucket_mask];
+
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	*pp = e->hnext;
+}
+
+/* cache_insert - a slot for <name> holding <ctx> (the reference passes to the cache). When the
+ * cache is full the least recently used entry goes; its context is returned in *<drop> so the
+ * caller frees it after unlocking. */
+static struct certmint_entry *cache_insert(struct certmint *m, const char *name, uint32_t h,
+					   SSL_CTX *ctx, SSL_CTX **drop)
+{
+	struct certmint_entry *e = m->free_list;
+
+	if (e) {
+		m->free_list = e->next;
+		m->used++;
+	} else {
+		e = m->lru.prev;
+		lru_unlink(e);
+		hash_unlink(m, e);
+		*drop = e->ctx;
+		m->st.evictions++;
+	}
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->hash = h;
+	e->ctx = ctx;
+	e->hnext = m->buckets[h & m->bucket_mask];
+	m->buckets[h & m->bucket_mask] = e;
+	lru_push_front(m, e);
+	return e;
+}
+
+/* alpn_select - h2 when the client offers it, else http/1.1, else no ALPN at all (the
+ * handshake goes on; the client then speaks whatever it would without ALPN). The choice is
+ * the server's, whatever the client's order, so intercepted traffic lands on h2 when it can. */
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+		       const unsigned char *in, unsigned int inlen, void *arg)
+{
+	const struct certmint *m = arg;
+	static const unsigned char h2[] = "h2", h11[] = "http/1.1";
+	bool has_h11 = false;
+	unsigned int i = 0;
+
+	while (i < inlen) {
+		unsigned int len = in[i];
+
+		if (len == 0 || len > inlen - i - 1)
+			break; /* malformed list: use what was read so far */
+		if (len == 2 && memcmp(in + i + 1, h2, 2) == 0 && atomic_load(&m->offer_h2)) {
+			*out = h2;
+			*outlen = 2;
+			return SSL_TLSEXT_ERR_OK;
+		}
+		if (len == 8 && memcmp(in + i + 1, h11, 8) == 0)
+			has_h11 = true;
+		i += 1 + len;
+	}
+	if (has_h11) {
+		*out = h11;
+		*outlen = 8;
+		return SSL_TLSEXT_ERR_OK;
+	}
+	return SSL_TLSEXT_ERR_NOACK;
+}
+
+static const char *ossl_err(char *buf, size_t len)
+{
+	unsigned long e = ERR_peek_last_error();
+
+	if (e == 0)
+		snprintf(buf, len, "unknown OpenSSL error");
+	else
+		ERR_error_string_n(e, buf, len);
+	ERR_clear_error();
+	return buf;
+}
+
+/* blank_ctx - a server context with everything but the certificate: TLS 1.2-1.3, tickets,
+ * ALPN, the shared key. */
+static SSL_CTX *blank_ctx(struct certmint *m)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	if (!ctx)
+		return NULL;
+	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+	    !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION))
+		goto fail;
+	/* Tickets on (OpenSSL's default, stated here because resumption matters to clients that
+	 * reconnect often); renegotiation off, nothing legitimate needs it. */
+	SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+	if (!SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"modelux", 7))
+		goto fail;
+	if (SSL_CTX_use_PrivateKey(ctx, m->leaf_key) != 1)
+		goto fail;
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, m);
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+struct overlap {
+	struct certmint *m;
+	SSL_CTX *ctx;
+};
+
+/* build_blank - casign overlap callback: SSL_CTX_new costs about as much as the signature
+ * (~0.1 ms on OpenSSL 3.0), so it is done while the signer signs. */
+static void build_blank(void *arg)
+{
+	struct overlap *o = arg;
+
+	o->ctx = blank_ctx(o->m);
+}
+
+/* mint - sign a leaf for <name> and put it with the CA chain into a new server context. */
+static int mint(struct certmint *m, const char *name, SSL_CTX **out, char *err, size_t errlen)
+{
+	struct overlap o = {.m = m};
+	struct casign_req req = {.name = name,
+				 .spki = m->spki,
+				 .spki_len = m->spki_len,
+				 .overlap = build_blank,
+				 .overlap_arg = &o};
+	STACK_OF(X509) *chain = casign_chain(m->signer);
+	char why[256];
+	X509 *leaf;
+	int rc, i;
+
+	*out = NULL;
+	rc = casign_sign(m->signer, &req, &leaf, err, errlen);
+	if (rc < 0) {
+		SSL_CTX_free(o.ctx);
+		return rc;
+	}
+	if (!o.ctx)
+		goto fail;
+	/* use_certificate checks the leaf against the key already in the context. */
+	if (SSL_CTX_use_certificate(o.ctx, leaf) != 1 || SSL_CTX_check_private_key(o.ctx) != 1)
+		goto fail;
+	for (i = 0; i < sk_X509_num(chain); i++)
+		if (SSL_CTX_add1_chain_cert(o.ctx, sk_X509_value(chain, i)) != 1)
+			goto fail;
+	X509_free(leaf);
+	*out = o.ctx;
+	return 0;
+fail:
+	snprintf(err, errlen, "server context: %s", ossl_err(why, sizeof(why)));
+	X509_free(leaf);
+	SSL_CTX_free(o.ctx);
+	return -ENOMEM;
+}
+
+/* lookup - certmint_get with the reason as a negative errno. */
+static int lookup(struct certmint *m, const char *sni, SSL_CTX **out, char *err, size_t errlen)
+{
+	struct certmint_entry *e;
+	SSL_CTX *ctx = NULL, *drop = NULL;
+	char why[160];
+	uint64_t t0, dt;
+	uint32_t h;
+	int rc;
+
+	*out = NULL;
+	if (!casign_name_valid(sni, why, sizeof(why))) {
+		snprintf(err, errlen, "SNI refused: %s", why);
+		return -EINVAL;
+	}
+	h = name_hash(m, sni);
+	pthread_mutex_lock(&m->lock);
+	e = cache_find(m, sni, h);
+	if (e) {
+		lru_unlink(e);
+		lru_push_front(m, e);
+		ctx = e->ctx;
+		SSL_CTX_up_ref(ctx);
+		m->st.hits++;
+		pthread_mutex_unlock(&m->lock);
+		*out = ctx;
+		return 0;
+	}
+	m->st.misses++;
+	pthread_mutex_unlock(&m->lock);
+
+	/* Minting takes a signer round trip and OpenSSL object set-up: done unlocked so hits on
+	 * other names are never held up behind it. */
+	t0 = now_ns();
+	rc = mint(m, sni, &ctx, err, errlen);
+	dt = now_ns() - t0;
+
+	pthread_mutex_lock(&m->lock);
+	if (rc < 0) {
+		m->st.mint_failures++;
+		pthread_mutex_unlock(&m->lock);
+		return rc;
+	}
+	m->st.mint_ns_total += dt;
+	if (dt > m->st.mint_ns_max)
+		m->st.mint_ns_max = dt;
+	e = cache_find(m, sni, h);
+	if (e) {
+		/* Another thread minted this name meanwhile: keep its context, so every caller
+		 * shares one set of session-ticket keys for the name. */
+		drop = ctx;
+		ctx = e->ctx;
+		lru_unlink(e);
+		lru_push_front(m, e);
+	} else {
+		cache_insert(m, sni, h, ctx, &drop);
+	}
+	SSL_CTX_up_ref(ctx);
+	pthread_mutex_unlock(&m->lock);
+	SSL_CTX_free(drop);
+	*out = ctx;
+	return 0;
+}
+
+SSL_CTX *certmint_get(struct certmint *m, const char *sni, char *err, size_t errlen)
+{
+	SSL_CTX *ctx;
+
+	lookup(m, sni, &ctx, err, errlen);
+	return ctx;
+}
+
+int certmint_premint(struct certmint *m, const char *const *names, size_t n, char *err,
+		     size_t errlen)
+{
+	char why[256];
+	int rc = 0, r;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		SSL_CTX *ctx;
+
+		r = lookup(m, names[i], &ctx, why, sizeof(why));
+		SSL_CTX_free(ctx);
+		if (r < 0 && rc == 0) {
+			snprintf(err, errlen, "premint entry %zu: %s", i, why);
+			rc = r;
+		}
+	}
+	return rc;
+}
+
+void certmint_get_stats(struct certmint *m, struct certmint_stats *out)
+{
+	pthread_mutex_lock(&m->lock);
+	*out = m->st;
+	out->entries = m->used;
+	pthread_mutex_unlock(&m->lock);
+}
+
+struct certmint *certmint_new(const char *ca_cert_path, const char *ca_key_path,
+			      unsigned cache_entries, char *err, size_t errlen)
+{
+	struct certmint *m;
+	char why[256];
+	size_t i, nb;
+	long channels;
+	int len;
+
+	if (cache_entries == 0)
+		cache_entries = CERTMINT_DEFAULT_ENTRIES;
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		snprintf(err, errlen, "certmint: out of memory");
+		return NULL;
+	}
+	atomic_init(&m->offer_h2, true);
+	pthread_mutex_init(&m->lock, NULL);
+	m->lru.next = m->lru.prev = &m->lru;
+	m->cap = cache_entries;
+	for (nb = 1; nb < m->cap; nb <<= 1)
+		;
+	m->bucket_mask = (uint32_t)nb - 1;
+	m->slab = calloc(m->cap, sizeof(*m->slab));
+	m->buckets = calloc(nb, sizeof(*m->buckets));
+	if (!m->slab || !m->buckets) {
+		snprintf(err, errlen, "certmint: out of memory for %u entries", cache_entries);
+		goto fail;
+	}
+	for (i = 0; i < m->cap; i++)
+		m->slab[i].next = i + 1 < m->cap ? &m->slab[i + 1] : NULL;
+	m->free_list = &m->slab[0];
+
+	/* The signer first: it forks, and the process has no extra threads yet. */
+	channels = CERTMINT_CHANNELS ? CERTMINT_CHANNELS : sysconf(_SC_NPROCESSORS_ONLN);
+	if (channels < 1)
+		channels = 1;
+	if (channels > CERTMINT_CHANNELS_MAX)
+		channels = CERTMINT_CHANNELS_MAX;
+	if (casign_start(&m->signer, ca_cert_path, ca_key_path, (unsigned)channels, err, errlen) <
+	    0)
+		goto fail;
+	m->leaf_key = EVP_EC_gen("P-256");
+	if (!m->leaf_key) {
+		snprintf(err, errlen, "certmint: generating the leaf key: %s",
+			 ossl_err(why, sizeof(why)));
+		goto fail;
+	}
+	len = i2d_PUBKEY(m->leaf_key, &m->spki);
+	if (len <= 0 || RAND_bytes((unsigned char *)&m->hash_seed, sizeof(m->hash_seed)) != 1) {
+		snprintf(err, errlen, "certmint: %s", ossl_err(why, sizeof(why)));
+		goto fail;
+	}
+	m->spki_len = (size_t)len;
+	return m;
+fail:
+	certmint_free(m);
+	return NULL;
+}
+
+void certmint_offer_h2(struct certmint *m, bool on)
+{
+	atomic_store(&m->offer_h2, on);
+}
+
+void certmint_free(struct certmint *m)
+{
+	struct certmint_entry *e;
+
+	if (!m)
+		return;
+	for (e = m->lru.next; e && e != &m->lru; e = e->next)
+		SSL_CTX_free(e->ctx);
+	casign_stop(m->signer);
+	EVP_PKEY_free(m->leaf_key);
+	OPENSSL_free(m->spki);
+	free(m->slab);
+	free(m->buckets);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
