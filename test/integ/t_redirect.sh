@@ -23,7 +23,7 @@ assert_eq "curl --http1.1 exit status" 0 "$(cat "$R/c1.out.rc")"
 assert_contains "curl --http1.1 got the provider's answer over http/1.1" "$R/c1.out" "alpn=http/1.1"
 line=$(flow_of_pid agent "$pid")
 assert_contains "h1 flow logged for curl's pid $pid" "$line" "pid=$pid "
-assert_contains "h1 flow: provider openai" "$line" "kind=provider provider=openai sni=api.openai.com"
+assert_contains "h1 flow: provider openai, spliced (interception off)" "$line" "kind=provider provider=openai tls=splice sni=api.openai.com"
 assert_contains "h1 flow: original destination" "$line" "dst=$MLX_ADDR_OPENAI:443"
 assert_contains "h1 flow: executable" "$line" "exe=$(readlink -f "$(command -v curl)")"
 assert_contains "h1 flow: user" "$line" "uid=0 user=root"
