@@ -80,6 +80,10 @@ $(O)/fuzz/%: test/fuzz/%.c $(wildcard userspace/*.c userspace/*.h)
 	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Iuserspace -Ibpf -I$(O) \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $< -o $@ $(FUZZ_LIBS_$*)
 
+# Extra libraries a fuzz target needs (it includes the .c files it exercises).
+FUZZ_LIBS_fuzz_casign_name := -lssl -lcrypto -lpthread
+FUZZ_LIBS_fuzz_h2conn := -lnghttp2
+
 unit: $(UNIT_BINS)
 	@scripts/run-unit.sh $(UNIT_BINS)
 
