@@ -28,7 +28,9 @@ assert_contains "h1 flow: original destination" "$line" "dst=$MLX_ADDR_OPENAI:44
 assert_contains "h1 flow: executable" "$line" "exe=$(readlink -f "$(command -v curl)")"
 assert_contains "h1 flow: user" "$line" "uid=0 user=root"
 assert_match "h1 flow: bytes both ways" "$line" "bytes_up=[1-9][0-9]* bytes_down=[1-9][0-9]*"
-assert_contains "h1 flow ended cleanly" "$line" "end=eof"
+# curl may close with a reset when TLS records (tickets, close_notify) are still unread; either
+# way the end is the client's, never an agent or upstream error.
+assert_match "h1 flow ended by the client, not by an error" "$line" "end=(eof|client_reset)$"
 cg_id=$(stat -c %i "$MLX_CG_CLIENT")
 assert_contains "h1 flow: client cgroup id" "$line" "cgroup=$cg_id "
 
