@@ -12,6 +12,7 @@
  * The file has two halves: the signer process (everything named signer_*), which runs only in
  * the forked child, and the agent's side (casign_*), which never touches the key. */
 #include "casign.h"
+#include "ossl_err.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -146,19 +147,6 @@ bool casign_name_valid(const char *name, char *err, size_t errlen)
 	return true;
 }
 
-/* ossl_reason - the most recent OpenSSL error as text, then clear the queue. OpenSSL's messages
- * name files and algorithms, never key material. */
-static const char *ossl_reason(char *buf, size_t len)
-{
-	unsigned long e = ERR_peek_last_error();
-
-	if (e == 0)
-		snprintf(buf, len, "unknown OpenSSL error");
-	else
-		ERR_error_string_n(e, buf, len);
-	ERR_clear_error();
-	return buf;
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Signer process                                                                              */
@@ -264,7 +252,8 @@ static int signer_load(struct casign_signer *s, const char *cert_path, const cha
 
 	bio = BIO_new_file(cert_path, "r");
 	if (!bio) {
-		snprintf(err, errlen, "CA certificate %s: %s", cert_path, ossl_reason(why, sizeof(why)));
+		snprintf(err, errlen, "CA certificate %s: %s", cert_path,
+			 ossl_err_text(why, sizeof(why), "unknown OpenSSL error"));
 		return -ENOENT;
 	}
 	s->chain = sk_X509_new_null();
@@ -289,14 +278,15 @@ static int signer_load(struct casign_signer *s, const char *cert_path, const cha
 
 	bio = BIO_new_file(key_path, "r");
 	if (!bio) {
-		snprintf(err, errlen, "CA key %s: %s", key_path, ossl_reason(why, sizeof(why)));
+		snprintf(err, errlen, "CA key %s: %s", key_path,
+			 ossl_err_text(why, sizeof(why), "unknown OpenSSL error"));
 		return -ENOENT;
 	}
 	s->key = PEM_read_bio_PrivateKey(bio, NULL, pem_no_password, NULL);
 	BIO_free(bio);
 	if (!s->key) {
-		snprintf(err, errlen, "CA key %s: not an unencrypted PEM private key (%s)", key_path,
-			 ossl_reason(why, sizeof(why)));
+		snprintf(err, errlen, "CA key %s: not an unencrypted PEM private key (%s)",
+			 key_path, ossl_err_text(why, sizeof(why), "unknown OpenSSL error"));
 		return -EINVAL;
 	}
 	if (signer_pick_md(s->key, &s->md, err, errlen) < 0)
@@ -605,7 +595,8 @@ static int signer_issue(struct casign_signer *s, const char *name, size_t name_l
 	if (signer_set_name(s, name, name_len) < 0 || signer_next_serial(s) < 0 ||
 	    !ASN1_TIME_set(X509_getm_notBefore(s->tmpl), nb) ||
 	    !ASN1_TIME_set(X509_getm_notAfter(s->tmpl), na)) {
-		snprintf(err, errlen, "building the certificate: %s", ossl_reason(why, sizeof(why)));
+		snprintf(err, errlen, "building the certificate: %s",
+			 ossl_err_text(why, sizeof(why), "unknown OpenSSL error"));
 		return -ENOMEM;
 	}
 	/* X509_sign_ctx marks the to-be-signed part modified, so the reused template is
@@ -613,7 +604,8 @@ static int signer_issue(struct casign_signer *s, const char *name, size_t name_l
 	if (EVP_MD_CTX_reset(s->mctx) != 1 ||
 	    EVP_DigestSignInit(s->mctx, NULL, s->md, NULL, s->key) != 1 ||
 	    X509_sign_ctx(s->tmpl, s->mctx) <= 0) {
-		snprintf(err, errlen, "signing: %s", ossl_reason(why, sizeof(why)));
+		snprintf(err, errlen, "signing: %s",
+			 ossl_err_text(why, sizeof(why), "unknown OpenSSL error"));
 		return -EIO;
 	}
 	len = i2d_X509(s->tmpl, NULL);

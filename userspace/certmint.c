@@ -2,6 +2,7 @@
  * an LRU cache. Every leaf certifies the same P-256 key, generated here at start-up, so a mint
  * costs one signature in the signer plus the context set-up here, and no key generation. */
 #include "certmint.h"
+#include "ossl_err.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -169,17 +170,6 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
 	return SSL_TLSEXT_ERR_NOACK;
 }
 
-static const char *ossl_err(char *buf, size_t len)
-{
-	unsigned long e = ERR_peek_last_error();
-
-	if (e == 0)
-		snprintf(buf, len, "unknown OpenSSL error");
-	else
-		ERR_error_string_n(e, buf, len);
-	ERR_clear_error();
-	return buf;
-}
 
 /* blank_ctx - a server context with everything but the certificate: TLS 1.2-1.3, tickets,
  * ALPN, the shared key. */
@@ -253,7 +243,8 @@ static int mint(struct certmint *m, const char *name, SSL_CTX **out, char *err, 
 	*out = o.ctx;
 	return 0;
 fail:
-	snprintf(err, errlen, "server context: %s", ossl_err(why, sizeof(why)));
+	snprintf(err, errlen, "server context: %s",
+		 ossl_err_text(why, sizeof(why), "unknown OpenSSL error"));
 	X509_free(leaf);
 	SSL_CTX_free(o.ctx);
 	return -ENOMEM;
@@ -404,12 +395,13 @@ struct certmint *certmint_new(const char *ca_cert_path, const char *ca_key_path,
 	m->leaf_key = EVP_EC_gen("P-256");
 	if (!m->leaf_key) {
 		snprintf(err, errlen, "certmint: generating the leaf key: %s",
-			 ossl_err(why, sizeof(why)));
+			 ossl_err_text(why, sizeof(why), "unknown OpenSSL error"));
 		goto fail;
 	}
 	len = i2d_PUBKEY(m->leaf_key, &m->spki);
 	if (len <= 0 || RAND_bytes((unsigned char *)&m->hash_seed, sizeof(m->hash_seed)) != 1) {
-		snprintf(err, errlen, "certmint: %s", ossl_err(why, sizeof(why)));
+		snprintf(err, errlen, "certmint: %s",
+			 ossl_err_text(why, sizeof(why), "unknown OpenSSL error"));
 		goto fail;
 	}
 	m->spki_len = (size_t)len;

@@ -18,6 +18,7 @@
 #include "conn.h"
 #include "h1.h"
 #include "log.h"
+#include "ossl_err.h"
 
 #define MITM_BUF 16384
 
@@ -99,17 +100,6 @@ static void mbuf_consume(struct mbuf *b, size_t n)
 
 /* ---- TLS I/O ------------------------------------------------------------------------------- */
 
-static const char *ssl_err_text(char *buf, size_t len)
-{
-	unsigned long e = ERR_peek_last_error();
-
-	if (!e)
-		snprintf(buf, len, "connection closed");
-	else
-		ERR_error_string_n(e, buf, len);
-	ERR_clear_error();
-	return buf;
-}
 
 /* Read plaintext into <b>. Returns 1 on progress, 0 when it would block, -1 on error; sets *eof. */
 static int tls_read(SSL *s, struct mbuf *b, bool *eof)
@@ -219,6 +209,30 @@ static int on_body_data(void *arg, const char *data, size_t len)
 	else if (!f->response && ag->hook.request_data)
 		ag->hook.request_data(ag->hook.ctx, &m->ex, data, len);
 	return 0;
+}
+
+/* Move validated body bytes of <b> from <in> to <out> (as many as <out> can take), passing the
+ * decoded payload to the hook. Framing bytes travel verbatim. Returns bytes moved or -1. */
+static int forward_body(struct conn *c, struct h1_body *b, struct mbuf *in, struct mbuf *out,
+			bool response)
+{
+	struct feed_ctx f = { c, response };
+	size_t want = in->len < mbuf_room(out) ? in->len : mbuf_room(out);
+	char err[256];
+	int n;
+
+	if (h1_body_done(b) || want == 0)
+		return 0;
+	n = h1_body_feed(b, in->p, want, on_body_data, &f, err, sizeof(err));
+	if (n < 0) {
+		atomic_fetch_add(&c->w->ag->stats.http_errors, 1);
+		log_warn("flow id=%llu malformed %s body: %s", (unsigned long long)c->id,
+			 response ? "response" : "request", err);
+		return -1;
+	}
+	mbuf_put(out, in->p, n);
+	mbuf_consume(in, n);
+	return n;
 }
 
 /* Log one exchange. The path is cut at '?' so query-string secrets (?key=...) never reach logs. */
@@ -350,28 +364,14 @@ static int process_requests(struct conn *c)
 			progress = 1;
 		}
 		if (m->req_in_body) {
-			struct feed_ctx f = { c, false };
-			size_t want = m->cin.len < mbuf_room(&m->uout) ? m->cin.len : mbuf_room(&m->uout);
-			int n = 0;
+			int n = forward_body(c, &m->reqb, &m->cin, &m->uout, false);
 
-			if (!h1_body_done(&m->reqb)) {
-				if (want == 0)
-					return progress;
-				n = h1_body_feed(&m->reqb, m->cin.p, want, on_body_data, &f, err,
-						 sizeof(err));
-				if (n < 0) {
-					atomic_fetch_add(&c->w->ag->stats.http_errors, 1);
-					log_warn("flow id=%llu malformed request body: %s",
-						 (unsigned long long)c->id, err);
-					return -1;
-				}
-				mbuf_put(&m->uout, m->cin.p, n);
-				mbuf_consume(&m->cin, n);
-				m->req_bytes += n;
-				c->c2u.bytes += n;
-				if (n)
-					progress = 1;
-			}
+			if (n < 0)
+				return -1;
+			m->req_bytes += n;
+			c->c2u.bytes += n;
+			if (n)
+				progress = 1;
 			if (h1_body_done(&m->reqb))
 				m->req_in_body = false;
 			else if (n == 0)
@@ -445,28 +445,14 @@ static int process_responses(struct conn *c)
 			m->resp_in_body = true;
 		}
 		{
-			struct feed_ctx f = { c, true };
-			size_t want = m->uin.len < mbuf_room(&m->cout) ? m->uin.len : mbuf_room(&m->cout);
-			int n = 0;
+			int n = forward_body(c, &m->respb, &m->uin, &m->cout, true);
 
-			if (!h1_body_done(&m->respb)) {
-				if (want == 0)
-					return progress;
-				n = h1_body_feed(&m->respb, m->uin.p, want, on_body_data, &f, err,
-						 sizeof(err));
-				if (n < 0) {
-					atomic_fetch_add(&ag->stats.http_errors, 1);
-					log_warn("flow id=%llu malformed response body: %s",
-						 (unsigned long long)c->id, err);
-					return -1;
-				}
-				mbuf_put(&m->cout, m->uin.p, n);
-				mbuf_consume(&m->uin, n);
-				m->resp_bytes += n;
-				c->u2c.bytes += n;
-				if (n)
-					progress = 1;
-			}
+			if (n < 0)
+				return -1;
+			m->resp_bytes += n;
+			c->u2c.bytes += n;
+			if (n)
+				progress = 1;
 			if (h1_body_done(&m->respb))
 				exchange_end(c, 0);
 			else if (n == 0)
@@ -548,7 +534,7 @@ static void client_handshake(struct conn *c)
 		return;
 	}
 	log_info("flow id=%llu client TLS handshake failed: %s", (unsigned long long)c->id,
-		 ssl_err_text(buf, sizeof(buf)));
+		 ossl_err_text(buf, sizeof(buf), "connection closed"));
 	conn_close(c, "client_tls_error");
 }
 
@@ -577,7 +563,7 @@ static void upstream_handshake(struct conn *c)
 		ERR_clear_error();
 	} else {
 		snprintf(text, sizeof(text), "modelux: TLS handshake with %s failed (%s)\n",
-			 c->sni.server_name, ssl_err_text(buf, sizeof(buf)));
+			 c->sni.server_name, ossl_err_text(buf, sizeof(buf), "connection closed"));
 	}
 	log_warn("flow id=%llu %.*s", (unsigned long long)c->id, (int)strcspn(text, "\n"), text);
 	m->upstream_dead = true;
