@@ -259,6 +259,8 @@ static int tls_setup(struct agent *ag, char *err, size_t errlen)
 	ag->upstream_ctx = upstream_ctx_new(cfg->upstream_ca_file, err, errlen);
 	if (!ag->upstream_ctx)
 		return -EINVAL;
+	sesscache_init(&ag->sessions);
+	sesscache_attach(&ag->sessions, ag->upstream_ctx);
 	ag->certmint = certmint_new(cert, key, 1024, err, errlen);
 	if (!ag->certmint)
 		return -EINVAL;
@@ -376,6 +378,7 @@ static void shutdown_all(struct agent *ag)
 	ag->certmint = NULL;
 	SSL_CTX_free(ag->upstream_ctx);
 	ag->upstream_ctx = NULL;
+	sesscache_free(&ag->sessions);
 }
 
 int agent_run(const char *cfg_path)

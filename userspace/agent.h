@@ -14,6 +14,7 @@
 #include "bpfload.h"
 #include "hook.h"
 #include "pinset.h"
+#include "sesscache.h"
 #include "config.h"
 #include "resolver.h"
 #include "snoop.h"
@@ -54,6 +55,7 @@ struct agent_stats {
 	atomic_uint_fast64_t pinned_refusals; /* clients that refused our certificate */
 	atomic_uint_fast64_t pinned_spliced;  /* flows spliced because their pair is pinned */
 	atomic_uint_fast64_t upstream_verify_fail;
+	atomic_uint_fast64_t upstream_resumed; /* provider handshakes that resumed a session */
 	atomic_uint_fast64_t http_requests;
 	atomic_uint_fast64_t http_errors;     /* malformed HTTP from either side */
 };
@@ -99,6 +101,7 @@ struct agent {
 	struct certmint *certmint;  /* NULL when interception is off */
 	SSL_CTX *upstream_ctx;      /* verifying client context towards providers */
 	struct pinset pinned;       /* (exe, SNI) pairs that refuse our certificate */
+	struct sesscache sessions;  /* provider TLS sessions for resumption */
 	struct http_hook hook;      /* provider awareness plugs in here */
 	int64_t started_unix_ms;
 	atomic_bool stopping;

@@ -547,6 +547,8 @@ static void upstream_handshake(struct conn *c)
 	long vr;
 
 	if (r == 1) {
+		if (SSL_session_reused(m->us))
+			atomic_fetch_add(&ag->stats.upstream_resumed, 1);
 		m->state = MITM_HTTP;
 		return;
 	}
@@ -587,6 +589,7 @@ static bool upstream_begin_tls(struct conn *c)
 	if (!SSL_set1_host(m->us, c->sni.server_name))
 		return false;
 	SSL_set_alpn_protos(m->us, alpn_h1, sizeof(alpn_h1) - 1);
+	sesscache_apply(&c->w->ag->sessions, m->us, c->sni.server_name);
 	m->state = MITM_UP_HS;
 	return true;
 }
@@ -752,6 +755,10 @@ void mitm_free(struct conn *c)
 
 	if (!m)
 		return;
+	/* A provider connection that ended between exchanges ended well: tell OpenSSL, or it
+	 * treats the session as broken and refuses to resume it next time. */
+	if (m->us && m->state == MITM_HTTP && !m->awaiting_response && !m->upstream_dead)
+		SSL_set_shutdown(m->us, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
 	SSL_free(m->cs);
 	SSL_free(m->us);
 	free(m->cin.p);

@@ -116,14 +116,15 @@ char *status_json(struct agent *ag)
 	if (root)
 		json_object_set_new(
 			root, "intercept",
-			json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "enabled",
+			json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "enabled",
 				  ag->certmint != NULL, "flows", (json_int_t)atomic_load(&ag->stats.intercepted),
 				  "http_requests", (json_int_t)atomic_load(&ag->stats.http_requests),
 				  "http_errors", (json_int_t)atomic_load(&ag->stats.http_errors),
 				  "upstream_verify_fail",
 				  (json_int_t)atomic_load(&ag->stats.upstream_verify_fail), "pinned_refusals",
 				  (json_int_t)atomic_load(&ag->stats.pinned_refusals), "pinned_spliced",
-				  (json_int_t)atomic_load(&ag->stats.pinned_spliced)));
+				  (json_int_t)atomic_load(&ag->stats.pinned_spliced), "upstream_resumed",
+				  (json_int_t)atomic_load(&ag->stats.upstream_resumed)));
 	if (!root)
 		return NULL;
 	out = json_dumps(root, JSON_INDENT(2));

@@ -117,7 +117,7 @@ print(s.recv(200).split(b"\r\n")[0].decode())' "$CLIENTS" 2>&1)
 assert_eq "smuggling-shaped request refused with 400" "HTTP/1.1 400 Bad Request" "$out"
 check "agent keeps serving others" icurl --http1.1 "https://$MLX_HOST_OPENAI/hello"
 
-out=$("$CTL" -c "$R/agent.conf" status --json | "$MLX_PY" -c 'import json,sys; d=json.load(sys.stdin)["intercept"]; print(d["enabled"], d["flows"] > 5, d["upstream_verify_fail"], d["pinned_refusals"] >= 1)')
-assert_eq "status: interception counters" "True True 1 True" "$out"
+out=$("$CTL" -c "$R/agent.conf" status --json | "$MLX_PY" -c 'import json,sys; d=json.load(sys.stdin)["intercept"]; print(d["enabled"], d["flows"] > 5, d["upstream_verify_fail"], d["pinned_refusals"] >= 1, d["upstream_resumed"] >= 3)')
+assert_eq "status: interception counters, provider sessions resumed" "True True 1 True True" "$out"
 agent_stop agent
 integ_finish
