@@ -40,7 +40,7 @@ UNIT_BINS:= $(patsubst test/unit/%.c,$(O)/test/%,$(UNIT_SRCS))
 FUZZ_SRCS:= $(wildcard test/fuzz/fuzz_*.c)
 FUZZ_BINS:= $(patsubst test/fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRCS))
 
-.PHONY: all deps run test asan unit integ fuzz-replay fuzz clean format test-only
+.PHONY: all deps run test asan unit integ fuzz-replay fuzz clean format test-only bench
 all: $(O)/modelux-agent $(O)/modeluxctl
 
 deps:
@@ -114,6 +114,10 @@ test-only: all unit fuzz-replay integ
 
 asan: deps
 	@$(MAKE) --no-print-directory O=build-asan SAN=1 test-only
+
+# Side-by-side throughput against direct and HAProxy; writes BENCHMARKS.md (not a test).
+bench: deps all
+	@bench/run.sh
 
 format:
 	clang-format -i $(wildcard userspace/*.[ch] bpf/*.[ch] test/unit/*.c test/fuzz/*.c)
