@@ -19,8 +19,10 @@
 #   load generators in cgroup client/ (modelux's scope: redirected) or direct/ (not in scope)
 #
 # Scenarios (32 concurrent clients, one thread; BENCH_WARMUP s of warm-up, then BENCH_DURATION s
-# measured; every scenario x target BENCH_ROUNDS times, interleaved: direct, modelux, haproxy;
-# the median of the rounds is reported):
+# measured; every scenario x target BENCH_ROUNDS times, interleaved: direct, modelux, haproxy).
+# The speed of this kind of VM drifts by tens of percent over minutes, so a ratio is taken per
+# round (a proxy's run against the direct run just before it) and the median of those is
+# reported, with the median req/s:
 #   h1            h2load -t 1 -c 32 --h1             keep-alive HTTP/1.1, one request in flight
 #   h2            h2load -t 1 -c 32 --npn-list=h2 -m 8   HTTP/2 only (no fallback), 8 streams
 #   churn         bench/churn.c -c 32                one request per TLS connection, full
@@ -37,8 +39,8 @@
 # and memory per idle intercepted connection (a fresh agent, bench/idle_conns.py holding
 # BENCH_IDLE_CONNS TLS connections through it).
 #
-# Environment: O (build dir, default build), BENCH_DURATION (8), BENCH_WARMUP (2), BENCH_ROUNDS
-# (3), BENCH_CLIENTS (32), BENCH_IDLE_CONNS (10000), BENCH_PERF (1: perf record the agent during
+# Environment: O (build dir, default build), BENCH_DURATION (5), BENCH_WARMUP (1), BENCH_ROUNDS
+# (5), BENCH_CLIENTS (32), BENCH_IDLE_CONNS (10000), BENCH_PERF (1: perf record the agent during
 # the first modelux h1 run and print its top symbols), BENCH_KEEP (1: keep the run dir),
 # BENCH_NO_MD (1: do not touch BENCHMARKS.md), BENCH_SETUP_ONLY (1: set everything up, say where,
 # and wait for Ctrl-C: for looking around by hand).
@@ -46,9 +48,9 @@ set -u -o pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=$(cd "$REPO" && realpath -m -- "${O:-build}")
-DUR=${BENCH_DURATION:-8}
-WARM=${BENCH_WARMUP:-2}
-ROUNDS=${BENCH_ROUNDS:-3}
+DUR=${BENCH_DURATION:-5}
+WARM=${BENCH_WARMUP:-1}
+ROUNDS=${BENCH_ROUNDS:-5}
 CLIENTS=${BENCH_CLIENTS:-32}
 STREAMS=8
 IDLE_WANT=${BENCH_IDLE_CONNS:-10000}
@@ -477,7 +479,7 @@ check_intercepted() {	# <log offset before the run>
 	return 1
 }
 
-declare -A RPS_RUNS RPS_CLEAN RPS_SHOWN CPU_PROXY CPU_ALL NA_REASON NOTE
+declare -A RPS_R CLEAN_R RPS_RUNS RPS_CLEAN RPS_SHOWN CPU_PROXY CPU_ALL NA_REASON NOTE
 BUSY_RUNS=()
 run_load() {	# <scenario> <target> <round>
 	local sc=$1 tg=$2 round=$3 out cg args=() pid c0 c1 p0 p1 h0 h1 t0 t1 perf_pid="" tool=h2load
@@ -569,7 +571,11 @@ run_load() {	# <scenario> <target> <round>
 		BUSY_RUNS+=("$sc/$tg round $round: $other CPUs")
 		extra+=", OTHER PROCESSES used $other CPUs meanwhile"
 		RPS_SHOWN[$key]+="${rps}* "
+		RPS_R[$key/$round]=$rps
+		CLEAN_R[$key/$round]=0
 	else
+		RPS_R[$key/$round]=$rps
+		CLEAN_R[$key/$round]=1
 		extra+=", other $other"
 		RPS_CLEAN[$key]+="$rps "
 		RPS_SHOWN[$key]+="$rps "
@@ -580,8 +586,11 @@ run_load() {	# <scenario> <target> <round>
 	[ -n "$P_EXTRA" ] && NOTE[$key]=$P_EXTRA
 	[ "$tg" != direct ] && extra=", proxy CPU $pus us/req$extra"
 	[ -n "$P_EXTRA" ] && extra+=", $P_EXTRA"
-	say "$(printf '%-12s %-8s round %d: %9.1f req/s (%s; CPUs busy %s of %d%s)' \
-		"$sc" "$tg" "$round" "$rps" "${P_PROTO/none/no ALPN}" "$busy" "$(nproc)" "$extra")"
+	local rr=""
+	[ "$tg" != direct ] && [ -n "${RPS_R[$sc/direct/$round]:-}" ] &&
+		rr=" = $(ratio "$rps" "${RPS_R[$sc/direct/$round]}") x direct"
+	say "$(printf '%-12s %-8s round %d: %9.1f req/s%s (%s; CPUs busy %s of %d%s)' \
+		"$sc" "$tg" "$round" "$rps" "$rr" "${P_PROTO/none/no ALPN}" "$busy" "$(nproc)" "$extra")"
 }
 
 # modelux and a client's "Connection: close" (h2load's way of reconnecting per request): how
@@ -705,8 +714,27 @@ med_of() {	# <scenario/target>: the median req/s of the rounds (of the clean one
 		echo n/a
 	fi
 }
-ratio_of() {	# <scenario> <target>: target / direct
-	ratio "$(med_of "$1/$2")" "$(med_of "$1/direct")"
+# Per-round ratios target / direct (rounds where both ran on a quiet machine, if there are any).
+paired_ratios() {	# <scenario> <target>
+	local r clean=() all=() v
+	for r in $(seq 1 "$ROUNDS"); do
+		[ -n "${RPS_R[$1/$2/$r]:-}" ] && [ -n "${RPS_R[$1/direct/$r]:-}" ] || continue
+		v=$(ratio "${RPS_R[$1/$2/$r]}" "${RPS_R[$1/direct/$r]}")
+		[ "$v" = n/a ] && continue
+		all+=("$v")
+		[ "${CLEAN_R[$1/$2/$r]}${CLEAN_R[$1/direct/$r]}" = 11 ] && clean+=("$v")
+	done
+	if [ ${#clean[@]} -gt 0 ]; then echo "${clean[*]}"; else echo "${all[*]:-}"; fi
+}
+ratio_of() {	# <scenario> <target>: median of the per-round target / direct ratios, or n/a
+	local v
+	v=$(paired_ratios "$1" "$2")
+	if [ -z "$v" ]; then
+		echo n/a
+	else
+		# shellcheck disable=SC2086
+		median $v | awk '{ printf "%.2f", $1 }'
+	fi
 }
 # The best ratio a proxy costing its measured CPU per request could reach here if CPU were the
 # only limit: the load generator and nginx need d CPU-seconds per request (direct run: CPUs busy
@@ -770,25 +798,27 @@ write_md() {
 		EOF
 		cat <<-EOF
 
-			Medians of $ROUNDS rounds (of the rounds run on a quiet machine when there are any; a
-			round marked * ran while other processes used CPU). Per round, with the proxy's CPU per request (the agent's cgroup,
+			req/s: medians of $ROUNDS rounds; ratios: medians of the per-round ratios (each proxy run
+			against the direct run just before it: the speed of this kind of VM drifts by tens of
+			percent over minutes). Rounds run while other processes used CPU (marked *) are left out
+			when there are others. Per round, with the proxy's CPU per request (the agent's cgroup,
 			its workers and signer included, or HAProxy's, over the measured seconds) and how many of
 			the $(nproc) CPUs the whole benchmark kept busy (load generator + proxy + nginx):
 
-			| scenario | target | req/s per round | spread | proxy CPU µs/req | CPUs busy | |
-			|---|---|---|---:|---:|---:|---|
+			| scenario | target | req/s per round | spread | ratio to direct per round | proxy CPU µs/req | CPUs busy | |
+			|---|---|---|---:|---|---:|---:|---|
 		EOF
 		for sc in "${SCENARIOS[@]}"; do
 			for tg in "${TARGETS[@]}"; do
 				k=$sc/$tg
 				if [ -n "${RPS_RUNS[$k]:-}" ]; then
 					# shellcheck disable=SC2086
-					printf '| %s | %s | %s | %s%% | %s | %s | %s |\n' "$sc" "$tg" "${RPS_SHOWN[$k]% }" \
-						"$(spread ${RPS_RUNS[$k]})" \
+					printf '| %s | %s | %s | %s%% | %s | %s | %s | %s |\n' "$sc" "$tg" "${RPS_SHOWN[$k]% }" \
+						"$(spread ${RPS_RUNS[$k]})" "$([ "$tg" = direct ] && echo - || paired_ratios "$sc" "$tg")" \
 						"$([ "$tg" = direct ] && echo - || median ${CPU_PROXY[$k]})" \
 						"$(median ${CPU_ALL[$k]})" "${NOTE[$k]:-}"
 				else
-					printf '| %s | %s | %s | | | | |\n' "$sc" "$tg" "${NA_REASON[$k]:-not run}"
+					printf '| %s | %s | %s | | | | | |\n' "$sc" "$tg" "${NA_REASON[$k]:-not run}"
 				fi
 			done
 		done
