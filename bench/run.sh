@@ -20,9 +20,10 @@
 #
 # Scenarios (32 concurrent clients, one thread; BENCH_WARMUP s of warm-up, then BENCH_DURATION s
 # measured; every scenario x target BENCH_ROUNDS times, interleaved: direct, modelux, haproxy).
-# The speed of this kind of VM drifts by tens of percent over minutes, so a ratio is taken per
-# round (a proxy's run against the direct run just before it) and the median of those is
-# reported, with the median req/s:
+# On this kind of VM the speed drifts by tens of percent over minutes and a run without a proxy
+# (two busy processes on two CPUs) may land in a ~25% slower mode for its whole length, so a
+# ratio is taken per round (a proxy's run against the direct run just before it) and the median
+# of those is reported, with the median and best req/s:
 #   h1            h2load -t 1 -c 32 --h1             keep-alive HTTP/1.1, one request in flight
 #   h2            h2load -t 1 -c 32 --npn-list=h2 -m 8   HTTP/2 only (no fallback), 8 streams
 #   churn         bench/churn.c -c 32                one request per TLS connection, full
@@ -479,7 +480,7 @@ check_intercepted() {	# <log offset before the run>
 	return 1
 }
 
-declare -A RPS_R CLEAN_R RPS_RUNS RPS_CLEAN RPS_SHOWN CPU_PROXY CPU_ALL NA_REASON NOTE
+declare -A RPS_R CLEAN_R CPUREQ_R PCPU_R RPS_RUNS RPS_CLEAN RPS_SHOWN CPU_PROXY CPU_ALL NA_REASON NOTE
 BUSY_RUNS=()
 run_load() {	# <scenario> <target> <round>
 	local sc=$1 tg=$2 round=$3 out cg args=() pid c0 c1 p0 p1 h0 h1 t0 t1 perf_pid="" tool=h2load
@@ -576,6 +577,8 @@ run_load() {	# <scenario> <target> <round>
 	else
 		RPS_R[$key/$round]=$rps
 		CLEAN_R[$key/$round]=1
+		CPUREQ_R[$key/$round]=$(awk -v b="$busy" -v r="$rps" 'BEGIN { printf "%.9f", b / r }')
+		PCPU_R[$key/$round]=$pus
 		extra+=", other $other"
 		RPS_CLEAN[$key]+="$rps "
 		RPS_SHOWN[$key]+="$rps "
@@ -608,7 +611,7 @@ probe_connection_close() {
 }
 
 median() {	# <numbers...>
-	printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+	printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.10g\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
 spread() {	# <numbers...>: (max - min) / median, in percent
@@ -726,6 +729,14 @@ paired_ratios() {	# <scenario> <target>
 	done
 	if [ ${#clean[@]} -gt 0 ]; then echo "${clean[*]}"; else echo "${all[*]:-}"; fi
 }
+best_of() {	# <scenario/target>: the best req/s of the rounds (of the clean ones if any), or n/a
+	local v=${RPS_CLEAN[$1]:-${RPS_RUNS[$1]:-}}
+	if [ -z "$v" ]; then
+		echo n/a
+	else
+		printf '%s\n' $v | sort -g | tail -n 1
+	fi
+}
 ratio_of() {	# <scenario> <target>: median of the per-round target / direct ratios, or n/a
 	local v
 	v=$(paired_ratios "$1" "$2")
@@ -736,23 +747,24 @@ ratio_of() {	# <scenario> <target>: median of the per-round target / direct rati
 		median $v | awk '{ printf "%.2f", $1 }'
 	fi
 }
+best_ratio_of() {	# <scenario> <target>: best target / best direct
+	ratio "$(best_of "$1/$2")" "$(best_of "$1/direct")"
+}
 # The best ratio a proxy costing its measured CPU per request could reach here if CPU were the
 # only limit: the load generator and nginx need d CPU-seconds per request (direct run: CPUs busy
 # / req/s), the proxy p more, and the machine has nproc CPUs: nproc / ((d + p) * direct req/s).
-ceiling_of() {	# <scenario> <target>
-	local busy p r
-	[ -n "${RPS_RUNS[$1/direct]:-}" ] && [ -n "${CPU_PROXY[$1/$2]:-}" ] || { echo n/a; return; }
-	r=$(med_of "$1/direct")
-	# shellcheck disable=SC2086
-	busy=$(median ${CPU_ALL[$1/direct]})
-	# shellcheck disable=SC2086
-	p=$(median ${CPU_PROXY[$1/$2]})
-	awk -v r="$r" -v b="$busy" -v p="$p" -v n="$(nproc)" 'BEGIN { d = b / r; c = n / ((d + p / 1e6) * r);
-		printf "%.2f", (c > 1 ? 1 : c) }'
+ceiling_of() {	# <scenario> <target>: median over the rounds (clean ones, both runs) of the ceiling
+	local r v=()
+	for r in $(seq 1 "$ROUNDS"); do
+		[ -n "${CPUREQ_R[$1/direct/$r]:-}" ] && [ -n "${PCPU_R[$1/$2/$r]:-}" ] || continue
+		v+=("$(awk -v r="${RPS_R[$1/direct/$r]}" -v d="${CPUREQ_R[$1/direct/$r]}" -v p="${PCPU_R[$1/$2/$r]}" \
+			-v n="$(nproc)" 'BEGIN { c = n / ((d + p / 1e6) * r); printf "%.3f", (c > 1 ? 1 : c) }')")
+	done
+	if [ ${#v[@]} = 0 ]; then echo n/a; else median "${v[@]}" | awk '{ printf "%.2f", $1 }'; fi
 }
-cell() {	# <scenario/target>: the median, or why there is none
+cell() {	# <scenario/target>: median (best), or why there is none
 	if [ -n "${RPS_RUNS[$1]:-}" ]; then
-		med_of "$1"
+		echo "$(med_of "$1") ($(best_of "$1"))"
 	else
 		echo "${NA_REASON[$1]:-n/a}"
 	fi
@@ -778,30 +790,35 @@ write_md() {
 			- Command: \`make bench\` (defaults: BENCH_DURATION=$DUR BENCH_WARMUP=$WARM BENCH_ROUNDS=$ROUNDS
 			  BENCH_CLIENTS=$CLIENTS BENCH_IDLE_CONNS=$IDLE_WANT).
 
+			req/s: median of the rounds (best round in parentheses). Ratios: median of the per-round
+			ratios (best / best in parentheses).
+
 			| scenario | direct req/s | modelux req/s | HAProxy req/s | modelux / direct | HAProxy / direct | target (modelux) | CPU ceiling modelux / HAProxy |
 			|---|---:|---:|---:|---:|---:|---:|---:|
 		EOF
 		for sc in "${SCENARIOS[@]}"; do
 			case $sc in h1 | churn) tgt="≥ 0.80" ;; h2) tgt="≥ 0.60" ;; *) tgt="-" ;; esac
-			printf '| %s | %s | %s | %s | **%s** | %s | %s | %s / %s |\n' "$sc" "$(cell "$sc/direct")" \
+			printf '| %s | %s | %s | %s | **%s** (%s) | %s (%s) | %s | %s / %s |\n' "$sc" "$(cell "$sc/direct")" \
 				"$(cell "$sc/modelux")" "$(cell "$sc/haproxy")" "$(ratio_of "$sc" modelux)" \
-				"$(ratio_of "$sc" haproxy)" "$tgt" "$(ceiling_of "$sc" modelux)" "$(ceiling_of "$sc" haproxy)"
+				"$(best_ratio_of "$sc" modelux)" "$(ratio_of "$sc" haproxy)" "$(best_ratio_of "$sc" haproxy)" \
+				"$tgt" "$(ceiling_of "$sc" modelux)" "$(ceiling_of "$sc" haproxy)"
 		done
 		cat <<-EOF
 
 			*CPU ceiling*: the ratio a proxy with the CPU cost per request it showed here could reach
 			if CPU were the only limit. The load generator, the proxy and nginx share the same
 			$(nproc) CPUs, so every microsecond the proxy spends is taken from the load generator and
-			nginx: with d the CPU time per request of the direct run (CPUs busy / req/s) and p the
-			proxy's, the ceiling is $(nproc) / ((d + p) x direct req/s). A ratio well under its ceiling
-			means time lost waiting, not computing.
+			nginx: with d the CPU time per request of a round's direct run (CPUs busy / req/s) and p
+			the proxy's, the ceiling is $(nproc) / ((d + p) x direct req/s); the median over the
+			rounds is shown. A ratio well under its ceiling means time lost waiting, not computing.
 		EOF
 		cat <<-EOF
 
-			req/s: medians of $ROUNDS rounds; ratios: medians of the per-round ratios (each proxy run
-			against the direct run just before it: the speed of this kind of VM drifts by tens of
-			percent over minutes). Rounds run while other processes used CPU (marked *) are left out
-			when there are others. Per round, with the proxy's CPU per request (the agent's cgroup,
+			Why per-round ratios: on this kind of VM the speed drifts by tens of percent over minutes
+			and a direct run (two busy processes on two CPUs) may land in a ~25% slower mode for its
+			whole length, while runs through a proxy are steadier; a proxy's run is compared with
+			the direct run just before it, and the median of the $ROUNDS ratios taken. Rounds run
+			while other processes used CPU (marked *) are left out when there are others. Per round, with the proxy's CPU per request (the agent's cgroup,
 			its workers and signer included, or HAProxy's, over the measured seconds) and how many of
 			the $(nproc) CPUs the whole benchmark kept busy (load generator + proxy + nginx):
 
@@ -986,10 +1003,12 @@ H1_RATIO=$(ratio_of h1 modelux)
 H2_RATIO=$(ratio_of h2 modelux)
 CHURN_RATIO=$(ratio_of churn modelux)
 say ""
-say "$(printf '%-12s %10s %10s %10s %8s %8s %9s' scenario direct modelux haproxy mlx/dir hap/dir 'ceilings')"
+say "median req/s of the rounds; ratios: median of the per-round ratios (best/best in parentheses):"
+say "$(printf '%-12s %10s %10s %10s %13s %13s %9s' scenario direct modelux haproxy modelux/dir haproxy/dir ceilings)"
 for sc in "${SCENARIOS[@]}"; do
-	say "$(printf '%-12s %10s %10s %10s %8s %8s %9s' "$sc" "$(med_of "$sc/direct")" "$(med_of "$sc/modelux")" \
-		"$(med_of "$sc/haproxy")" "$(ratio_of "$sc" modelux)" "$(ratio_of "$sc" haproxy)" \
+	say "$(printf '%-12s %10s %10s %10s %13s %13s %9s' "$sc" "$(med_of "$sc/direct")" "$(med_of "$sc/modelux")" \
+		"$(med_of "$sc/haproxy")" "$(ratio_of "$sc" modelux) ($(best_ratio_of "$sc" modelux))" \
+		"$(ratio_of "$sc" haproxy) ($(best_ratio_of "$sc" haproxy))" \
 		"$(ceiling_of "$sc" modelux)/$(ceiling_of "$sc" haproxy)")"
 done
 say "(ceilings: the modelux/HAProxy ratio their measured CPU per request would allow if CPU were the only limit)"
