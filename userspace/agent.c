@@ -264,8 +264,6 @@ static int tls_setup(struct agent *ag, char *err, size_t errlen)
 	ag->certmint = certmint_new(cert, key, 1024, err, errlen);
 	if (!ag->certmint)
 		return -EINVAL;
-	/* The client side of the proxy speaks HTTP/1.1 only for now: h2 clients fall back. */
-	certmint_offer_h2(ag->certmint, false);
 	/* Pre-mint the fixed provider names so first connections pay no signing. */
 	for (p = 0; p < cfg->nproviders; p++)
 		n += cfg->providers[p].ndomains;

@@ -56,6 +56,9 @@ struct agent_stats {
 	atomic_uint_fast64_t pinned_spliced;  /* flows spliced because their pair is pinned */
 	atomic_uint_fast64_t upstream_verify_fail;
 	atomic_uint_fast64_t upstream_resumed; /* provider handshakes that resumed a session */
+	atomic_uint_fast64_t upstream_conns;   /* pooled provider connections opened */
+	atomic_uint_fast64_t upstream_conns_h2; /* ... of which speak HTTP/2 */
+	atomic_uint_fast64_t upstream_reused;  /* exchanges sent on an already used connection */
 	atomic_uint_fast64_t http_requests;
 	atomic_uint_fast64_t http_errors;     /* malformed HTTP from either side */
 };

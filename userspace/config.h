@@ -40,6 +40,7 @@ struct mlx_config {
 	enum mlx_log_level log_level;  /* "err" | "warn" | "info" | "debug"; default info */
 	char state_dir[256];           /* default /var/lib/modelux */
 	bool intercept;                /* decrypt provider SNIs (TLS interception); default yes */
+	bool upstream_h2;              /* offer h2 to providers (multiplexed pooled connections) */
 	char ca_cert[256];             /* corporate CA certificate; "" = <state_dir>/ca/ca.crt */
 	char ca_key[256];              /* its private key, read only by the signer; "" = <state_dir>/ca/ca.key */
 	char upstream_ca_file[256];    /* trust for provider certificates; "" = system store */

@@ -40,7 +40,7 @@ static void set_reset_on_close(int fd)
 		setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 }
 
-static void touch(struct conn *c)
+void conn_touch(struct conn *c)
 {
 	c->last_ms = mono_ms();
 	if (!c->in_peeking) {
@@ -427,7 +427,7 @@ void conn_event(struct conn_end *e, uint32_t events)
 
 	if (c->dead)
 		return; /* closed earlier in this epoll batch; freed after it */
-	touch(c);
+	conn_touch(c);
 	if (c->mitm) {
 		mitm_event(c, e, events);
 		return;

@@ -76,6 +76,9 @@ int conn_connect_upstream(struct conn *c);
 /* conn_upstream_error - after the upstream became writable: 0 if connected, else the errno. */
 int conn_upstream_error(struct conn *c);
 
+/* conn_touch - the connection is active: push its idle deadline back. */
+void conn_touch(struct conn *c);
+
 /* conn_close - log the flow, release everything. <end> says why ("eof", "reset", ...). */
 void conn_close(struct conn *c, const char *end);
 

@@ -791,6 +791,12 @@ int h2conn_drain(struct h2conn *c, uint8_t *out, size_t cap, size_t *written)
 	return c->fatal ? c->broken_errno : 0;
 }
 
+uint32_t h2conn_remote_max_streams(struct h2conn *c)
+{
+	return nghttp2_session_get_remote_settings(c->ng,
+						   NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+}
+
 bool h2conn_want_io(struct h2conn *c)
 {
 	if (c->out_len || c->spill_len)

@@ -136,6 +136,10 @@ int h2conn_drain(struct h2conn *c, uint8_t *out, size_t cap, size_t *written);
  * left, or it died, and everything to write has been drained. Then close the transport. */
 bool h2conn_want_io(struct h2conn *c);
 
+/* h2conn_remote_max_streams - the peer's SETTINGS_MAX_CONCURRENT_STREAMS (unlimited: a large
+ * number, until its SETTINGS arrive). */
+uint32_t h2conn_remote_max_streams(struct h2conn *c);
+
 /* h2conn_error - why the connection or the last refused call failed; "" when nothing did. */
 const char *h2conn_error(const struct h2conn *c);
 

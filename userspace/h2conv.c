@@ -125,8 +125,7 @@ too_many:
 	return -E2BIG;
 }
 
-/* Whether a Connection field of <h> names <name> (a comma-separated list of tokens). */
-static bool h2v_named_in_connection(const struct h1_head *h, const char *name, size_t len)
+bool h2conv_named_in_connection(const struct h1_head *h, const char *name, size_t len)
 {
 	for (size_t i = 0; i < h->nheaders; i++) {
 		const struct h1_header *c = &h->headers[i];
@@ -163,7 +162,7 @@ int h2conv_response_from_h1(const struct h1_head *h, struct http_field *out, siz
 		const struct h1_header *f = &h->headers[i];
 
 		if (h2v_hop_by_hop(f->name.p, f->name.len) ||
-		    h2v_named_in_connection(h, f->name.p, f->name.len))
+		    h2conv_named_in_connection(h, f->name.p, f->name.len))
 			continue;
 		if (n == cap) {
 			h2v_err(err, errlen, "more fields than the output holds");

@@ -4,6 +4,7 @@
 #ifndef MODELUX_H2CONV_H
 #define MODELUX_H2CONV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "h1.h"
@@ -31,5 +32,9 @@ int h2conv_request_to_h1(const struct h2_head *h, struct h1_header *out, size_t 
  * fields, or -E2BIG when <cap> or <scratch_cap> is too small; <err> (may be NULL) says why. */
 int h2conv_response_from_h1(const struct h1_head *h, struct http_field *out, size_t cap,
 			    char *scratch, size_t scratch_cap, char *err, size_t errlen);
+
+/* h2conv_named_in_connection - whether a Connection field of <h> lists <name> (<len> bytes;
+ * case-insensitive): such a field describes the hop, not the message, and is not forwarded. */
+bool h2conv_named_in_connection(const struct h1_head *h, const char *name, size_t len);
 
 #endif

@@ -116,7 +116,7 @@ char *status_json(struct agent *ag)
 	if (root)
 		json_object_set_new(
 			root, "intercept",
-			json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "enabled",
+			json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "enabled",
 				  ag->certmint != NULL, "flows", (json_int_t)atomic_load(&ag->stats.intercepted),
 				  "http_requests", (json_int_t)atomic_load(&ag->stats.http_requests),
 				  "http_errors", (json_int_t)atomic_load(&ag->stats.http_errors),
@@ -124,7 +124,10 @@ char *status_json(struct agent *ag)
 				  (json_int_t)atomic_load(&ag->stats.upstream_verify_fail), "pinned_refusals",
 				  (json_int_t)atomic_load(&ag->stats.pinned_refusals), "pinned_spliced",
 				  (json_int_t)atomic_load(&ag->stats.pinned_spliced), "upstream_resumed",
-				  (json_int_t)atomic_load(&ag->stats.upstream_resumed)));
+				  (json_int_t)atomic_load(&ag->stats.upstream_resumed), "upstream_conns",
+				  (json_int_t)atomic_load(&ag->stats.upstream_conns), "upstream_conns_h2",
+				  (json_int_t)atomic_load(&ag->stats.upstream_conns_h2), "upstream_reused",
+				  (json_int_t)atomic_load(&ag->stats.upstream_reused)));
 	if (!root)
 		return NULL;
 	out = json_dumps(root, JSON_INDENT(2));
@@ -198,6 +201,17 @@ char *status_prometheus(struct agent *ag, size_t *len)
 		 "# TYPE modelux_http_requests_total counter\nmodelux_http_requests_total %llu\n",
 	     (unsigned long long)atomic_load(&ag->stats.intercepted),
 	     (unsigned long long)atomic_load(&ag->stats.http_requests));
+	emit(&t, "# HELP modelux_upstream_connections_total Pooled provider connections opened.\n"
+		 "# TYPE modelux_upstream_connections_total counter\n"
+		 "modelux_upstream_connections_total{proto=\"h2\"} %llu\n"
+		 "modelux_upstream_connections_total{proto=\"http/1.1\"} %llu\n"
+		 "# HELP modelux_upstream_reused_total Requests sent on an already used provider "
+		 "connection.\n# TYPE modelux_upstream_reused_total counter\n"
+		 "modelux_upstream_reused_total %llu\n",
+	     (unsigned long long)atomic_load(&ag->stats.upstream_conns_h2),
+	     (unsigned long long)(atomic_load(&ag->stats.upstream_conns) -
+				  atomic_load(&ag->stats.upstream_conns_h2)),
+	     (unsigned long long)atomic_load(&ag->stats.upstream_reused));
 	emit(&t, "# TYPE modelux_attached gauge\nmodelux_attached %d\n", ag->attached ? 1 : 0);
 	if (ag->attached)
 		mlx_bpf_stats(&ag->bpf, bs);

@@ -15,6 +15,7 @@
 #include "agent.h"
 #include "conn.h"
 #include "log.h"
+#include "upconn.h"
 
 #define WORKER_TICK_MS 200
 #define WORKER_BATCH 128
@@ -41,6 +42,47 @@ void conn_list_remove(struct conn_list *l, struct conn *c)
 	else if (l->tail == c)
 		l->tail = c->prev;
 	c->prev = c->next = NULL;
+}
+
+void worker_schedule(struct worker *w, struct sched_node *n)
+{
+	if (n->queued)
+		return;
+	n->queued = true;
+	n->next = NULL;
+	n->prev = w->sched_tail;
+	if (w->sched_tail)
+		w->sched_tail->next = n;
+	else
+		w->sched_head = n;
+	w->sched_tail = n;
+}
+
+void worker_unschedule(struct worker *w, struct sched_node *n)
+{
+	if (!n->queued)
+		return;
+	if (n->prev)
+		n->prev->next = n->next;
+	else
+		w->sched_head = n->next;
+	if (n->next)
+		n->next->prev = n->prev;
+	else
+		w->sched_tail = n->prev;
+	n->next = n->prev = NULL;
+	n->queued = false;
+}
+
+/* Run what the batch's events scheduled, and what those runs schedule in turn. */
+static void run_scheduled(struct worker *w)
+{
+	struct sched_node *n;
+
+	while ((n = w->sched_head)) {
+		worker_unschedule(w, n);
+		n->run(n);
+	}
 }
 
 static int listen_on(int family, uint16_t port)
@@ -102,6 +144,8 @@ static void check_timeouts(struct worker *w)
 		atomic_fetch_add(&w->ag->stats.idle_timeouts, 1);
 		conn_close(c, "idle_timeout");
 	}
+	if (w->pool)
+		upool_tick(w->pool, now);
 }
 
 static void bury(struct worker *w)
@@ -112,6 +156,8 @@ static void bury(struct worker *w)
 		w->graveyard = c->grave_next;
 		free(c);
 	}
+	if (w->pool)
+		upool_bury(w->pool);
 }
 
 static void *worker_main(void *arg)
@@ -133,12 +179,16 @@ static void *worker_main(void *arg)
 					accept_all(w, w->lfd[1], AF_INET6);
 			} else if (t->type == EP_STOP) {
 				stop = true;
+			} else if (t->type == EP_UPCONN) {
+				upconn_event((struct upconn *)t, ev[i].events);
 			} else {
 				conn_event((struct conn_end *)t, ev[i].events);
 			}
 		}
+		run_scheduled(w);
 		if (mono_ms() >= next_tick) {
 			check_timeouts(w);
+			run_scheduled(w);
 			next_tick = mono_ms() + WORKER_TICK_MS;
 		}
 		bury(w);
@@ -147,6 +197,11 @@ static void *worker_main(void *arg)
 		conn_close(w->peeking.head, "shutdown");
 	while (w->active.head)
 		conn_close(w->active.head, "shutdown");
+	run_scheduled(w);
+	if (w->pool) {
+		upool_free(w->pool);
+		w->pool = NULL;
+	}
 	bury(w);
 	return NULL;
 }
@@ -164,6 +219,11 @@ int worker_start(struct worker *w, struct agent *ag, unsigned idx, uint16_t port
 	w->listen_tag.type = EP_LISTEN;
 	w->stop_tag.type = EP_STOP;
 	attrib_init(&w->attrib);
+	w->pool = upool_new(w);
+	if (!w->pool) {
+		snprintf(err, errlen, "worker %u: out of memory", idx);
+		return -ENOMEM;
+	}
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->epfd < 0 || w->stopfd < 0) {

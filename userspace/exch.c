@@ -1,0 +1,238 @@
+/* exch: see exch.h. The hook sees the request head before anything is forwarded and the body
+ * and response events as they pass; the log line is written when both sides are done. */
+#include "exch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "conn.h"
+#include "log.h"
+#include "mitm.h"
+#include "upconn.h"
+
+static struct agent *agent_of(struct exch *ex)
+{
+	return ex->ag;
+}
+
+struct exch *exch_new(struct conn *front, int32_t fsid, uint64_t seq, const char *proto,
+		      struct xhead *req)
+{
+	struct exch *ex = calloc(1, sizeof(*ex));
+
+	if (!ex) {
+		xhead_free(req);
+		return NULL;
+	}
+	ex->front = front;
+	ex->ag = front->w->ag;
+	ex->fsid = fsid;
+	ex->req = *req;
+	memset(req, 0, sizeof(*req));
+	ex->resp.content_length = -1;
+	ex->front_proto = proto;
+	ex->start_ms = mono_ms();
+	ex->ttfb_ms = -1;
+	ex->hx = (struct http_exchange){
+		.flow_id = front->id,
+		.seq = seq,
+		.provider = front->provider >= 0 ? front->snap->cfg.providers[front->provider].name
+						 : "",
+		.sni = front->sni.server_name,
+		.proto = proto,
+		.method = ex->req.method,
+		.path = ex->req.path,
+		.authority = ex->req.authority,
+		.fields = ex->req.fields,
+		.nfields = ex->req.nfields,
+	};
+	return ex;
+}
+
+void exch_kick_front(struct exch *ex)
+{
+	if (ex->front)
+		mitm_kick(ex->front);
+}
+
+void exch_kick_up(struct exch *ex)
+{
+	if (ex->up)
+		upconn_kick(ex->up);
+}
+
+void exch_start(struct exch *ex)
+{
+	struct agent *ag = agent_of(ex);
+	struct hook_answer ans = { 0 };
+
+	atomic_fetch_add(&ag->stats.http_requests, 1);
+	if (ag->hook.request_head &&
+	    ag->hook.request_head(ag->hook.ctx, &ex->hx, &ans) == HOOK_ANSWER) {
+		exch_answer(ex, ans.status, ans.content_type ? ans.content_type : "text/plain",
+			    ans.body ? ans.body : "", ans.body_len);
+		return;
+	}
+	upool_submit(ex->front->w->pool, ex);
+}
+
+bool exch_req_data(struct exch *ex, const char *p, size_t n)
+{
+	struct agent *ag = agent_of(ex);
+
+	if (ag && ag->hook.request_data)
+		ag->hook.request_data(ag->hook.ctx, &ex->hx, p, n);
+	ex->req_bytes += n;
+	if (ex->local)
+		return true; /* answered already: the body goes nowhere */
+	if (!bq_append(&ex->req_q, p, n))
+		return false;
+	exch_kick_up(ex);
+	return true;
+}
+
+void exch_req_end(struct exch *ex)
+{
+	ex->req_end = true;
+	exch_kick_up(ex);
+}
+
+void exch_req_taken(struct exch *ex, size_t n)
+{
+	ex->req_taken += n;
+	if (ex->front)
+		mitm_credit(ex->front, ex->fsid, n);
+}
+
+void exch_resp_head(struct exch *ex, struct xhead *head)
+{
+	struct agent *ag = agent_of(ex);
+
+	xhead_free(&ex->resp);
+	ex->resp = *head;
+	memset(head, 0, sizeof(*head));
+	ex->resp_has_head = true;
+	ex->hx.status = ex->resp.status;
+	if (ex->ttfb_ms < 0)
+		ex->ttfb_ms = mono_ms() - ex->start_ms;
+	if (ag && ag->hook.response_head)
+		ag->hook.response_head(ag->hook.ctx, &ex->hx);
+	exch_kick_front(ex);
+}
+
+bool exch_resp_data(struct exch *ex, const char *p, size_t n)
+{
+	struct agent *ag = agent_of(ex);
+
+	if (ag && ag->hook.response_data)
+		ag->hook.response_data(ag->hook.ctx, &ex->hx, p, n);
+	ex->resp_bytes += n;
+	if (!ex->front)
+		return true;
+	if (!bq_append(&ex->resp_q, p, n))
+		return false;
+	exch_kick_front(ex);
+	return true;
+}
+
+void exch_resp_end(struct exch *ex)
+{
+	ex->resp_end = true;
+	exch_kick_front(ex);
+}
+
+void exch_resp_taken(struct exch *ex, size_t n)
+{
+	if (ex->up)
+		upconn_credit(ex->up, ex->usid, n);
+}
+
+void exch_answer(struct exch *ex, int status, const char *content_type, const char *body,
+		 size_t len)
+{
+	struct xhead h;
+
+	if (ex->resp_head_sent) {
+		ex->aborted = true;
+		exch_kick_front(ex);
+		return;
+	}
+	bq_clear(&ex->resp_q);
+	ex->local = true;
+	ex->resp_end = false;
+	if (xhead_local_response(&h, status, content_type, len) < 0 ||
+	    !bq_append(&ex->resp_q, body, len)) {
+		xhead_free(&h);
+		ex->aborted = true;
+		exch_kick_front(ex);
+		return;
+	}
+	xhead_free(&ex->resp);
+	ex->resp = h;
+	ex->resp_has_head = true;
+	ex->hx.status = status;
+	if (ex->ttfb_ms < 0)
+		ex->ttfb_ms = mono_ms() - ex->start_ms;
+	ex->resp_end = true;
+	ex->resp_bytes = len;
+	exch_kick_front(ex);
+}
+
+void exch_fail(struct exch *ex, const char *why, const char *text)
+{
+	ex->end_note = why;
+	if (ex->front)
+		exch_answer(ex, 502, "text/plain; charset=utf-8", text, strlen(text));
+}
+
+/* Log one exchange. The path is cut at '?' so query-string secrets (?key=...) never reach logs. */
+static void exch_finish(struct exch *ex, struct agent *ag, uint64_t flow_id)
+{
+	bool reset = ex->aborted || !ex->resp_end;
+	const char *path = ex->req.path ? ex->req.path : "";
+	size_t plen = strcspn(path, "?");
+
+	if (ag && ag->hook.response_end)
+		ag->hook.response_end(ag->hook.ctx, &ex->hx, reset);
+	log_info("http id=%llu.%llu proto=%s method=%s path=%.*s%s status=%d req_bytes=%llu "
+		 "resp_bytes=%llu ttfb_ms=%lld dur_ms=%lld up=%s%s%s%s%s",
+		 (unsigned long long)flow_id, (unsigned long long)ex->hx.seq, ex->front_proto,
+		 ex->req.method ? ex->req.method : "", (int)plen, path,
+		 path[plen] ? "?<redacted>" : "", ex->hx.status,
+		 (unsigned long long)ex->req_bytes, (unsigned long long)ex->resp_bytes,
+		 (long long)ex->ttfb_ms, (long long)(mono_ms() - ex->start_ms),
+		 ex->local ? "local" : (ex->up_proto[0] ? ex->up_proto : "none"),
+		 ex->up_reused ? " reused=1" : "", reset ? " end=reset" : "",
+		 ex->end_note ? " note=" : "", ex->end_note ? ex->end_note : "");
+	xhead_free(&ex->req);
+	xhead_free(&ex->resp);
+	bq_clear(&ex->req_q);
+	bq_clear(&ex->resp_q);
+	free(ex);
+}
+
+void exch_front_detach(struct exch *ex, bool complete)
+{
+	struct agent *ag = agent_of(ex);
+	uint64_t flow_id = ex->hx.flow_id;
+
+	if (!complete)
+		ex->aborted = true;
+	ex->front = NULL;
+	bq_clear(&ex->resp_q);
+	if (ex->waiting)
+		upool_unwait(ex);
+	if (ex->up && !(ex->resp_end && ex->req_all_sent))
+		upconn_cancel(ex->up, ex); /* detaches it */
+	if (!ex->up)
+		exch_finish(ex, ag, flow_id);
+}
+
+void exch_up_detach(struct exch *ex)
+{
+	ex->up = NULL;
+	if (!ex->front)
+		exch_finish(ex, ex->ag, ex->hx.flow_id);
+}
