@@ -68,13 +68,85 @@ void exch_start(struct exch *ex)
 	struct agent *ag = agent_of(ex);
 	struct hook_answer ans = { 0 };
 
+	enum hook_verdict v = HOOK_FORWARD;
+
 	atomic_fetch_add(&ag->stats.http_requests, 1);
-	if (ag->hook.request_head &&
-	    ag->hook.request_head(ag->hook.ctx, &ex->hx, &ans) == HOOK_ANSWER) {
+	if (ag->hook.request_head)
+		v = ag->hook.request_head(ag->hook.ctx, &ex->hx, &ans);
+	if (v == HOOK_ANSWER) {
 		exch_answer(ex, ans.status, ans.content_type ? ans.content_type : "text/plain",
 			    ans.body ? ans.body : "", ans.body_len);
 		return;
 	}
+	if (v == HOOK_HOLD) {
+		ex->held = true; /* exch_req_end decides */
+		return;
+	}
+	upool_submit(ex->front->w->pool, ex);
+}
+
+static size_t hold_max(const struct agent *ag)
+{
+	return ag->hook.hold_max ? ag->hook.hold_max : (size_t)32 << 20;
+}
+
+/* The held request's body is whole: show it to the hook, then answer or forward it. */
+static void release_held(struct exch *ex)
+{
+	struct agent *ag = agent_of(ex);
+	struct hook_answer ans = { 0 };
+	struct hook_rewrite rw = { 0 };
+	enum hook_verdict v = HOOK_FORWARD;
+	char *body = NULL;
+	size_t len = ex->req_q.len, at = 0;
+
+	ex->held = false;
+	if (len && !(body = malloc(len))) {
+		exch_answer(ex, 503, "text/plain", "modelux: out of memory\n", 23);
+		return;
+	}
+	while (at < len) {
+		size_t n;
+		const char *p = bq_peek(&ex->req_q, &n);
+
+		memcpy(body + at, p, n);
+		bq_consume(&ex->req_q, n);
+		at += n;
+	}
+	if (ag->hook.request_body)
+		v = ag->hook.request_body(ag->hook.ctx, &ex->hx, body ? body : "", len, &ans, &rw);
+	if (v == HOOK_ANSWER) {
+		free(body);
+		exch_answer(ex, ans.status, ans.content_type ? ans.content_type : "text/plain",
+			    ans.body ? ans.body : "", ans.body_len);
+		return;
+	}
+	if (v == HOOK_REWRITE) {
+		if (rw.path && !(ex->path_override = strdup(rw.path))) {
+			free(body);
+			exch_answer(ex, 503, "text/plain", "modelux: out of memory\n", 23);
+			return;
+		}
+		if (rw.path)
+			ex->req.path = ex->hx.path = ex->path_override;
+		if (rw.body) {
+			free(body);
+			body = NULL;
+			if (!bq_append(&ex->req_q, rw.body, rw.body_len)) {
+				exch_answer(ex, 503, "text/plain", "modelux: out of memory\n", 23);
+				return;
+			}
+			len = rw.body_len;
+		}
+	}
+	if (body && !bq_append(&ex->req_q, body, len)) {
+		free(body);
+		exch_answer(ex, 503, "text/plain", "modelux: out of memory\n", 23);
+		return;
+	}
+	free(body);
+	ex->req.content_length = (int64_t)len; /* now known, whatever the client's framing */
+	ex->req_end = true;
 	upool_submit(ex->front->w->pool, ex);
 }
 
@@ -87,14 +159,31 @@ bool exch_req_data(struct exch *ex, const char *p, size_t n)
 	ex->req_bytes += n;
 	if (ex->local)
 		return true; /* answered already: the body goes nowhere */
+	if (ex->held && ex->req_q.len + n > hold_max(ag)) {
+		ex->held = false;
+		bq_clear(&ex->req_q);
+		exch_answer(ex, 413, "text/plain; charset=utf-8",
+			    "modelux: request body too large to inspect\n", 43);
+		return true;
+	}
 	if (!bq_append(&ex->req_q, p, n))
 		return false;
+	if (ex->held) {
+		/* We keep these bytes ourselves: the client may send more. */
+		if (ex->front)
+			mitm_credit(ex->front, ex->fsid, n);
+		return true;
+	}
 	exch_kick_up(ex);
 	return true;
 }
 
 void exch_req_end(struct exch *ex)
 {
+	if (ex->held) {
+		release_held(ex);
+		return;
+	}
 	ex->req_end = true;
 	exch_kick_up(ex);
 }
@@ -208,6 +297,7 @@ static void exch_finish(struct exch *ex, struct agent *ag, uint64_t flow_id)
 		 ex->end_note ? " note=" : "", ex->end_note ? ex->end_note : "");
 	xhead_free(&ex->req);
 	xhead_free(&ex->resp);
+	free(ex->path_override);
 	bq_clear(&ex->req_q);
 	bq_clear(&ex->resp_q);
 	free(ex);

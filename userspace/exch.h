@@ -45,6 +45,8 @@ struct exch {
 	bool resp_end;       /* every response body byte has been queued */
 	bool aborted;        /* ended abnormally after the client saw the head: cut it */
 	bool local;          /* answered by us */
+	bool held;           /* the hook waits for the whole body before it decides */
+	char *path_override; /* a rewritten request target (owned) */
 	bool retried;
 	bool logged;
 

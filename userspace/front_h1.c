@@ -111,7 +111,8 @@ static int read_requests(struct conn *c)
 		}
 		if (!m->req_in_body)
 			return progress; /* pipelined: waits until this response has ended */
-		room = ex->req_q.len < EXCH_QUEUE_CAP ? EXCH_QUEUE_CAP - ex->req_q.len : 0;
+		room = ex->held ? m->cin.len
+		       : ex->req_q.len < EXCH_QUEUE_CAP ? EXCH_QUEUE_CAP - ex->req_q.len : 0;
 		want = m->cin.len < room ? m->cin.len : room;
 		if (want == 0)
 			return progress;
@@ -257,7 +258,7 @@ static bool may_read(const struct mitm *m)
 
 	if (m->closing)
 		return false;
-	return !ex || !m->req_in_body || ex->req_q.len < EXCH_QUEUE_CAP;
+	return !ex || !m->req_in_body || ex->req_q.len < EXCH_QUEUE_CAP || ex->held;
 }
 
 bool front_h1_drive(struct conn *c)

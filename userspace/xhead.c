@@ -298,12 +298,21 @@ const struct http_field *xhead_field(const struct xhead *x, const char *name)
 	return NULL;
 }
 
+/* x-modelux-* fields are addressed to the agent (X-Modelux-Tags): never forwarded. */
+static bool agent_only(const struct http_field *f)
+{
+	return f->name_len > 10 && memcmp(f->name, "x-modelux-", 10) == 0;
+}
+
 static int to_h1_headers(const struct xhead *x, struct h1_header *out, size_t at)
 {
-	for (size_t i = 0; i < x->nfields; i++)
-		out[at + i] = (struct h1_header){ { x->fields[i].name, x->fields[i].name_len },
-						  { x->fields[i].value, x->fields[i].value_len } };
-	return (int)(at + x->nfields);
+	for (size_t i = 0; i < x->nfields; i++) {
+		if (agent_only(&x->fields[i]))
+			continue;
+		out[at++] = (struct h1_header){ { x->fields[i].name, x->fields[i].name_len },
+						{ x->fields[i].value, x->fields[i].value_len } };
+	}
+	return (int)at;
 }
 
 int xhead_write_h1_request(const struct xhead *x, bool has_body, char *buf, size_t cap)
@@ -372,7 +381,8 @@ int xhead_h2_fields(const struct xhead *x, struct http_field *out, size_t cap, c
 	if (x->nfields + 1 > cap)
 		return -E2BIG;
 	for (size_t i = 0; i < x->nfields; i++)
-		out[n++] = x->fields[i];
+		if (!agent_only(&x->fields[i]))
+			out[n++] = x->fields[i];
 	if (x->content_length >= 0) {
 		int k = snprintf(digits, 24, "%lld", (long long)x->content_length);
 
