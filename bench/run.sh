@@ -671,11 +671,11 @@ run_idle_mem() {
 	sleep 1
 	lim=$(awk '/^Max open files/ { print $4 }' "/proc/$AGENT_PID/limits")
 	fds=$(ls "/proc/$AGENT_PID/fd" | wc -l)
-	# Two descriptors per intercepted connection (client side, provider side).
+	# One descriptor per intercepted connection: provider connections are pooled and shared.
 	n=$IDLE_WANT
-	if [ "$lim" != unlimited ] && [ $(((lim - fds - 64) / 2)) -lt "$n" ]; then
-		n=$(((lim - fds - 64) / 2 / 100 * 100))
-		MEM_NOTE="$n of the $IDLE_WANT asked for: the agent needs 2 descriptors per intercepted connection and RLIMIT_NOFILE here is $lim (hard limit; raising it needs CAP_SYS_RESOURCE)"
+	if [ "$lim" != unlimited ] && [ $((lim - fds - 64)) -lt "$n" ]; then
+		n=$(((lim - fds - 64) / 100 * 100))
+		MEM_NOTE="$n of the $IDLE_WANT asked for: the agent needs 1 descriptor per intercepted connection and RLIMIT_NOFILE here is $lim (hard limit; raising it needs CAP_SYS_RESOURCE)"
 		info "idle connections: $MEM_NOTE"
 	fi
 	rss0=$(rss_kb "$AGENT_PID")
@@ -686,9 +686,9 @@ run_idle_mem() {
 	line=$(grep '^ready' "$RUN/idle.log")
 	ok=$(sed -n 's/.*ok=\([0-9]*\).*/\1/p' <<<"$line")
 	info "idle holder: $line"
-	# The agent's side to the provider completes after the client's handshake: wait for it.
-	poll 60 eval '[ "$(up_established)" -ge "$ok" ]' || info "only $(up_established) provider connections of $ok established"
+	# Provider connections are pooled: idle client connections hold none of their own.
 	sleep 2
+	info "provider connections open meanwhile: $(up_established) (pooled, shared by every client connection)"
 	rss1=$(rss_kb "$AGENT_PID")
 	slab1=$(meminfo_kb Slab)
 	info "agent RSS after: $rss1 KiB, $(ls "/proc/$AGENT_PID/fd" | wc -l) descriptors; client netns TCP sockets in use: $(sockstat_tcp "$CLIENT_NS" inuse)"
@@ -700,7 +700,7 @@ run_idle_mem() {
 	MEM_RSS_PER=$(awk -v a="$rss0" -v b="$rss1" -v n="$ok" 'BEGIN { printf "%.1f", (b - a) / n }')
 	MEM_SLAB_PER=$(awk -v a="$slab0" -v b="$slab1" -v n="$ok" 'BEGIN { printf "%.1f", (b - a) / n }')
 	say "memory: $ok idle intercepted TLS connections: agent RSS $rss0 -> $rss1 KiB = $MEM_RSS_PER KiB per connection"
-	say "memory: kernel slab +$MEM_SLAB_PER KiB per connection (its 4 sockets: the client's, the agent's two, nginx's; machine-wide Slab in /proc/meminfo)"
+	say "memory: kernel slab +$MEM_SLAB_PER KiB per connection (its 2 sockets: the client's and the agent's; machine-wide Slab in /proc/meminfo)"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -909,7 +909,8 @@ write_md() {
 			### Memory per idle intercepted connection
 
 			$MEM_N TLS connections through the agent (BPF redirect, handshake with the client
-			completed, provider connection established and verified), idle, held by
+			completed; provider connections are pooled and shared, so an idle client connection
+			holds none of its own), idle, held by
 			\`bench/idle_conns.py\`; a freshly started agent warmed by 64 requests.${MEM_NOTE:+
 			Held $MEM_NOTE.}
 
@@ -918,9 +919,9 @@ write_md() {
 			| $MEM_RSS0 KiB | $MEM_RSS1 KiB | $MEM_RSS_PER KiB | $MEM_SLAB_PER KiB |
 
 			Agent: VmRSS of the agent process (/proc/PID/status). Kernel: the change of \`Slab\` in
-			/proc/meminfo (machine-wide) per connection, which covers its four sockets (the client's,
-			the agent's two, nginx's) with their files and epoll entries; socket buffers of idle
-			connections are empty.
+			/proc/meminfo (machine-wide) per connection, which covers its two sockets (the client's
+			and the agent's) with their files and epoll entries; socket buffers of idle connections
+			are empty.
 
 			## History
 

@@ -30,6 +30,7 @@ struct mitm {
 	char alpn[16];
 	struct mbuf cin, cout;
 	bool client_eof;
+	bool readable; /* no EAGAIN since the last epoll event */
 	bool closing; /* close once cout is flushed */
 	uint64_t seq;
 	struct exch *xh, *xt; /* exchanges of this connection, oldest first */

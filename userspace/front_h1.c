@@ -40,26 +40,23 @@ static int on_req_data(void *ctx, const char *data, size_t len)
 
 static int start_request(struct conn *c)
 {
+	/* Per worker thread, not per request: heads are parsed one at a time. */
+	static __thread struct h1_head head;
 	struct mitm *m = c->mitm;
-	struct h1_head *h = malloc(sizeof(*h));
+	struct h1_head *h = &head;
 	struct xhead x;
 	struct exch *ex;
 	char err[256] = "";
 	int n;
 
-	if (!h)
-		return -1;
 	n = h1_parse_head(m->cin.p, m->cin.len, H1_REQUEST, h, err, sizeof(err));
 	if (n == 0 && m->cin.len > H1_MAX_HEAD)
 		n = -E2BIG;
-	if (n == 0) {
-		free(h);
+	if (n == 0)
 		return 0;
-	}
 	if (n < 0 || xhead_from_h1_request(&x, h, err, sizeof(err)) < 0) {
 		bool big = n == -E2BIG;
 
-		free(h);
 		atomic_fetch_add(&c->w->ag->stats.http_errors, 1);
 		log_warn("flow id=%llu malformed request from client: %s", (unsigned long long)c->id,
 			 err);
@@ -69,7 +66,6 @@ static int start_request(struct conn *c)
 	h1_body_init(&m->reqb, h, NULL, 0);
 	m->keep_alive = h->keep_alive;
 	m->client_http11 = h->version == 11;
-	free(h);
 	mbuf_consume(&m->cin, (size_t)n);
 	ex = exch_new(c, 0, ++m->seq, "http/1.1", &x);
 	if (!ex)
@@ -271,7 +267,7 @@ bool front_h1_drive(struct conn *c)
 		if (may_read(m)) {
 			size_t before = m->cin.len;
 
-			r = tls_read_into(m->cs, &m->cin, read_limit(m), &m->client_eof);
+			r = tls_read_into(m->cs, &m->cin, read_limit(m), &m->client_eof, &m->readable);
 			if (r < 0) {
 				conn_close(c, "client_error");
 				return false;

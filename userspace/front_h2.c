@@ -243,7 +243,7 @@ bool front_h2_drive(struct conn *c)
 		size_t before = m->cin.len;
 
 		p = 0;
-		r = tls_read_into(m->cs, &m->cin, MBUF_DEFAULT, &m->client_eof);
+		r = tls_read_into(m->cs, &m->cin, MBUF_DEFAULT, &m->client_eof, &m->readable);
 		if (r < 0) {
 			conn_close(c, "client_error");
 			return false;

@@ -158,6 +158,7 @@ void mitm_event(struct conn *c, struct conn_end *e, uint32_t events)
 {
 	if (e != &c->cli)
 		return;
+	c->mitm->readable = true;
 	drive(c);
 }
 
@@ -189,11 +190,8 @@ void mitm_start(struct conn *c)
 		conn_close(c, "no_memory");
 		return;
 	}
-	SSL_set_mode(m->cs, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-				    SSL_MODE_RELEASE_BUFFERS);
-	/* Many clients close without close_notify after their last response: that is an end,
-	 * not an error (truncation is still caught by HTTP framing). */
-	SSL_set_options(m->cs, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	tls_tune(m->cs);
+	m->readable = true;
 	SSL_set_fd(m->cs, c->cli.fd);
 	SSL_set_accept_state(m->cs);
 	m->state = MITM_CLIENT_HS;

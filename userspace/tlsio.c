@@ -65,7 +65,17 @@ void mbuf_consume(struct mbuf *b, size_t n)
 	b->len -= n;
 }
 
-int tls_read_into(SSL *s, struct mbuf *b, size_t limit, bool *eof)
+void tls_tune(SSL *s)
+{
+	SSL_set_mode(s, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+				SSL_MODE_RELEASE_BUFFERS);
+	SSL_set_read_ahead(s, 1);
+	/* Many peers close without close_notify after their last message: that is an end, not an
+	 * error (truncation is still caught by HTTP framing). */
+	SSL_set_options(s, SSL_OP_IGNORE_UNEXPECTED_EOF);
+}
+
+int tls_read_into(SSL *s, struct mbuf *b, size_t limit, bool *eof, bool *readable)
 {
 	int n, progress = 0;
 
@@ -87,6 +97,8 @@ int tls_read_into(SSL *s, struct mbuf *b, size_t limit, bool *eof)
 			mbuf_free(b);
 		switch (SSL_get_error(s, n)) {
 		case SSL_ERROR_WANT_READ:
+			*readable = false;
+			return progress;
 		case SSL_ERROR_WANT_WRITE:
 			return progress;
 		case SSL_ERROR_ZERO_RETURN:

@@ -35,8 +35,14 @@ void mbuf_free(struct mbuf *b);
 
 /* tls_read_into - SSL_read into <b> until it would block or <b> holds <limit> bytes.
  * Returns 1 on progress, 0 when nothing moved, -1 on a TLS error (the reason is on the OpenSSL
- * error queue); sets *<eof> when the peer closed (with or without close_notify). */
-int tls_read_into(SSL *s, struct mbuf *b, size_t limit, bool *eof);
+ * error queue); sets *<eof> when the peer closed (with or without close_notify), and clears
+ * *<readable> when the socket ran dry: with edge-triggered epoll, reading again before the next
+ * event would only cost a syscall that fails with EAGAIN. */
+int tls_read_into(SSL *s, struct mbuf *b, size_t limit, bool *eof, bool *readable);
+
+/* tls_tune - settings for every proxied SSL: read whole socket buffers at once (read-ahead)
+ * instead of a record header and body per syscall, partial and moving writes, no idle buffers. */
+void tls_tune(SSL *s);
 
 /* tls_write_from - SSL_write what <b> holds until it would block. 1 progress, 0 none, -1 error. */
 int tls_write_from(SSL *s, struct mbuf *b);

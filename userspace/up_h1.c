@@ -118,22 +118,17 @@ static int read_responses(struct upconn *u)
 			return -1;
 		}
 		if (!u->resp_in_body) {
-			struct h1_head *h = malloc(sizeof(*h));
+			/* Per worker thread, not per response: heads are parsed one at a time. */
+			static __thread struct h1_head head;
+			struct h1_head *h = &head;
 			struct xhead x;
 			int n;
 
-			if (!h) {
-				upconn_close(u, "no_memory", NULL);
-				return -1;
-			}
 			n = h1_parse_head(u->in.p, u->in.len, H1_RESPONSE, h, err, sizeof(err));
-			if (n == 0) {
-				free(h);
+			if (n == 0)
 				return progress;
-			}
 			if (n < 0 || h->status == 101 ||
 			    xhead_from_h1_response(&x, h, err, sizeof(err)) < 0) {
-				free(h);
 				protocol_error(u, n < 0 ? "head" : "unusable head", err);
 				return -1;
 			}
@@ -141,13 +136,11 @@ static int read_responses(struct upconn *u)
 			if (h->status < 200) {
 				/* interim (100 Continue): the final response follows */
 				xhead_free(&x);
-				free(h);
 				mbuf_consume(&u->in, (size_t)n);
 				continue;
 			}
 			h1_body_init(&u->respb, h, ex->req.method, strlen(ex->req.method));
 			u->reusable = h->keep_alive;
-			free(h);
 			mbuf_consume(&u->in, (size_t)n);
 			u->resp_in_body = true;
 			exch_resp_head(ex, &x);
@@ -222,7 +215,7 @@ bool up_h1_drive(struct upconn *u)
 				protocol_error(u, "head too large", "");
 				return false;
 			}
-			r = tls_read_into(u->ssl, &u->in, read_limit(u), &u->eof);
+			r = tls_read_into(u->ssl, &u->in, read_limit(u), &u->eof, &u->readable);
 			if (r < 0) {
 				upconn_close(u, "read_error", NULL);
 				return false;

@@ -253,7 +253,7 @@ bool up_h2_drive(struct upconn *u)
 			return false;
 		}
 		p |= r;
-		r = tls_read_into(u->ssl, &u->in, MBUF_DEFAULT, &u->eof);
+		r = tls_read_into(u->ssl, &u->in, MBUF_DEFAULT, &u->eof, &u->readable);
 		if (r < 0) {
 			upconn_close(u, "read_error", NULL);
 			return false;

@@ -410,9 +410,7 @@ static bool begin_tls(struct upconn *u)
 	u->ssl = SSL_new(ag->upstream_ctx);
 	if (!u->ssl)
 		return false;
-	SSL_set_mode(u->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-				     SSL_MODE_RELEASE_BUFFERS);
-	SSL_set_options(u->ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	tls_tune(u->ssl);
 	SSL_set_fd(u->ssl, u->fd);
 	SSL_set_connect_state(u->ssl);
 	SSL_set_tlsext_host_name(u->ssl, u->key->sni);
@@ -479,6 +477,7 @@ void upconn_event(struct upconn *u, uint32_t events)
 	int err = 0;
 	socklen_t len = sizeof(err);
 
+	u->readable = true;
 	switch (u->state) {
 	case UPC_CONNECTING:
 		if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))

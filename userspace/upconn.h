@@ -61,6 +61,7 @@ struct upconn {
 	struct h2conn *h2c;
 	struct mbuf in, out;
 	bool eof;
+	bool readable; /* no EAGAIN since the last epoll event */
 	bool goaway;  /* no new exchange: the provider said GOAWAY, or we are closing */
 	bool counted_connecting;
 	struct exch *xh, *xt; /* exchanges carried, oldest first */

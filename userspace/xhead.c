@@ -15,6 +15,13 @@ struct xfield_list {
 	size_t n;
 };
 
+/* Scratch space per worker thread, not per message: conversions run one at a time and the
+ * results are copied into the head's own allocation. */
+static __thread struct xfield_list scratch_list;
+static __thread struct h1_header scratch_h1[(H2_MAX_FIELDS > H1_MAX_HEADERS ? H2_MAX_FIELDS
+									     : H1_MAX_HEADERS) + 2];
+static __thread char scratch_cookies[H2_MAX_HEAD];
+
 static char lower(char c)
 {
 	return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
@@ -149,16 +156,13 @@ int xhead_from_h1_request(struct xhead *x, const struct h1_head *h, char *err, s
 		set_err(err, errlen, "no Host");
 		return -EINVAL;
 	}
-	l = malloc(sizeof(*l));
-	if (!l)
-		return -ENOMEM;
+	l = &scratch_list;
 	h1_fields(h, true, l);
 	strs[0] = h->method.p, lens[0] = h->method.len;
 	strs[1] = "https", lens[1] = 5;
 	strs[2] = h->host.p, lens[2] = h->host.len;
 	strs[3] = path.p, lens[3] = path.len;
 	rc = build(x, strs, lens, l);
-	free(l);
 	x->content_length = h->chunked ? -1 : (h->content_length >= 0 ? h->content_length : 0);
 	x->chunked = h->chunked;
 	x->expect_continue = h->expect_100_continue;
@@ -173,12 +177,9 @@ int xhead_from_h1_response(struct xhead *x, const struct h1_head *h, char *err, 
 	int rc;
 
 	memset(x, 0, sizeof(*x));
-	l = malloc(sizeof(*l));
-	if (!l)
-		return -ENOMEM;
+	l = &scratch_list;
 	h1_fields(h, false, l);
 	rc = build(x, strs, lens, l);
-	free(l);
 	x->status = h->status;
 	/* With Transfer-Encoding too, the parser already dropped the length (RFC 9112 6.3). */
 	x->content_length = h->content_length;
@@ -196,11 +197,9 @@ int xhead_from_h2_request(struct xhead *x, const struct h2_head *h, char *err, s
 
 	memset(x, 0, sizeof(*x));
 	x->content_length = h->end_stream ? 0 : -1;
-	hf = malloc(sizeof(*hf) * (H2_MAX_FIELDS + 1));
-	l = malloc(sizeof(*l));
-	scratch = malloc(H2_MAX_HEAD);
-	if (!hf || !l || !scratch)
-		goto out;
+	hf = scratch_h1;
+	l = &scratch_list;
+	scratch = scratch_cookies;
 	/* h2conv validates :authority against host and joins cookies (RFC 9113 8.2.3). */
 	n = h2conv_request_to_h1(h, hf, H2_MAX_FIELDS + 1, scratch, H2_MAX_HEAD, err, errlen);
 	if (n < 0) {
@@ -224,9 +223,6 @@ int xhead_from_h2_request(struct xhead *x, const struct h2_head *h, char *err, s
 	strs[3] = h->path, lens[3] = h->path_len;
 	rc = build(x, strs, lens, l);
 out:
-	free(hf);
-	free(l);
-	free(scratch);
 	return rc;
 }
 
@@ -239,9 +235,7 @@ int xhead_from_h2_response(struct xhead *x, const struct h2_head *h, char *err, 
 
 	memset(x, 0, sizeof(*x));
 	x->content_length = h->end_stream ? 0 : -1;
-	l = malloc(sizeof(*l));
-	if (!l)
-		return -ENOMEM;
+	l = &scratch_list;
 	l->n = 0;
 	for (size_t i = 0; i < h->nfields; i++) {
 		const struct http_field *f = &h->fields[i];
@@ -255,7 +249,6 @@ int xhead_from_h2_response(struct xhead *x, const struct h2_head *h, char *err, 
 		l->f[l->n++] = *f;
 	}
 	rc = build(x, strs, lens, l);
-	free(l);
 	x->status = h->status;
 	return rc;
 }
@@ -268,14 +261,11 @@ int xhead_local_response(struct xhead *x, int status, const char *content_type, 
 	int rc;
 
 	memset(x, 0, sizeof(*x));
-	l = malloc(sizeof(*l));
-	if (!l)
-		return -ENOMEM;
+	l = &scratch_list;
 	l->f[0] = (struct http_field){ "content-type", content_type, 12, strlen(content_type) };
 	l->f[1] = (struct http_field){ "x-modelux", "local", 9, 5 };
 	l->n = 2;
 	rc = build(x, strs, lens, l);
-	free(l);
 	x->status = status;
 	x->content_length = (int64_t)body_len;
 	return rc;
@@ -317,12 +307,10 @@ static int to_h1_headers(const struct xhead *x, struct h1_header *out, size_t at
 
 int xhead_write_h1_request(const struct xhead *x, bool has_body, char *buf, size_t cap)
 {
-	struct h1_header *hdrs = malloc(sizeof(*hdrs) * (x->nfields + 1));
+	struct h1_header *hdrs = scratch_h1;
 	struct h1_write_opts o = { 0 };
 	int n, rc;
 
-	if (!hdrs)
-		return -ENOMEM;
 	hdrs[0] = (struct h1_header){ { "Host", 4 }, { x->authority, strlen(x->authority) } };
 	n = to_h1_headers(x, hdrs, 1);
 	if (x->content_length > 0 || (x->content_length == 0 && has_body)) {
@@ -342,22 +330,19 @@ int xhead_write_h1_request(const struct xhead *x, bool has_body, char *buf, size
 	rc = h1_write_request_head(buf, cap, (struct h1_span){ x->method, strlen(x->method) },
 				   (struct h1_span){ x->path, strlen(x->path) }, hdrs, (size_t)n,
 				   &o);
-	free(hdrs);
 	return rc;
 }
 
 int xhead_write_h1_response(const struct xhead *x, enum h1_framing framing, bool close, char *buf,
 			    size_t cap)
 {
-	struct h1_header *hdrs = malloc(sizeof(*hdrs) * (x->nfields + 2));
+	struct h1_header *hdrs = scratch_h1;
 	struct h1_header extra[2];
 	struct h1_write_opts o = { .framing = framing, .extra = extra };
 	char digits[24];
 	const char *reason = xhead_reason(x->status);
 	int n, rc;
 
-	if (!hdrs)
-		return -ENOMEM;
 	n = to_h1_headers(x, hdrs, 0);
 	if (framing == H1_FRAMING_LENGTH)
 		o.content_length = (uint64_t)(x->content_length > 0 ? x->content_length : 0);
@@ -370,7 +355,6 @@ int xhead_write_h1_response(const struct xhead *x, enum h1_framing framing, bool
 		extra[o.nextra++] = (struct h1_header){ { "Connection", 10 }, { "close", 5 } };
 	rc = h1_write_response_head(buf, cap, x->status, (struct h1_span){ reason, strlen(reason) },
 				    hdrs, (size_t)n, &o);
-	free(hdrs);
 	return rc;
 }
 
