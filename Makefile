@@ -40,7 +40,7 @@ UNIT_BINS:= $(patsubst test/unit/%.c,$(O)/test/%,$(UNIT_SRCS))
 FUZZ_SRCS:= $(wildcard test/fuzz/fuzz_*.c)
 FUZZ_BINS:= $(patsubst test/fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRCS))
 
-.PHONY: all deps run test asan unit integ fuzz-replay fuzz clean format test-only bench
+.PHONY: all deps npm-deps run test asan unit integ fuzz-replay fuzz clean format test-only bench
 all: $(O)/modelux-agent $(O)/modeluxctl
 
 deps:
@@ -107,12 +107,16 @@ run: deps all
 	@ca/modelux-ca dev /var/lib/modelux/ca
 	$(O)/modelux-agent $(if $(wildcard /etc/modelux/agent.conf),-c /etc/modelux/agent.conf,)
 
-test: deps
+# The official LLM SDKs (npm) that the integration tests run against the simulated providers.
+npm-deps:
+	@scripts/npm-deps.sh
+
+test: deps npm-deps
 	@$(MAKE) --no-print-directory test-only
 
 test-only: all unit fuzz-replay integ
 
-asan: deps
+asan: deps npm-deps
 	@$(MAKE) --no-print-directory O=build-asan SAN=1 test-only
 
 # Side-by-side throughput against direct and HAProxy; writes BENCHMARKS.md (not a test).

@@ -19,6 +19,7 @@
 #   resolv.conf: 10.201.0.53                            10.201.0.3  api.anthropic.com
 #   (no default route: nothing                          10.201.0.4  target.azure.example
 #    else is reachable)                                             (<- CNAME myres.openai.azure.com)
+#                                                       10.201.0.5  generativelanguage.googleapis.com
 #                                                       10.201.0.9  plain.example.org
 #                                                       10.201.0.53 dnsmasq (cdn.example.net -> .2)
 # Provider server (provider_server.js): HTTPS h2+http/1.1 on :443 and plain HTTP on :80 of every
@@ -63,6 +64,7 @@ export MLX_REPO MLX_BUILD MLX_PY MLX_DNS_TTL MLX_AGENT_PORT
 export MLX_ADDR_CLIENT=10.201.0.1 MLX_ADDR_CLIENT6=fd00:201::1
 export MLX_ADDR_OPENAI=10.201.0.2 MLX_ADDR_OPENAI6=fd00:201::2
 export MLX_ADDR_ANTHROPIC=10.201.0.3 MLX_ADDR_AZURE=10.201.0.4
+export MLX_ADDR_GEMINI=10.201.0.5 MLX_HOST_GEMINI=generativelanguage.googleapis.com
 export MLX_ADDR_PLAIN=10.201.0.9 MLX_DNS_ADDR=10.201.0.53
 export MLX_HOST_OPENAI=api.openai.com MLX_HOST_ANTHROPIC=api.anthropic.com
 export MLX_HOST_AZURE=myres.openai.azure.com MLX_HOST_AZURE_TARGET=target.azure.example
@@ -467,6 +469,7 @@ integ_setup() {
 		addr add $MLX_ADDR_OPENAI/24 dev $MLX_VETH_PROV
 		addr add $MLX_ADDR_ANTHROPIC/24 dev $MLX_VETH_PROV
 		addr add $MLX_ADDR_AZURE/24 dev $MLX_VETH_PROV
+		addr add $MLX_ADDR_GEMINI/24 dev $MLX_VETH_PROV
 		addr add $MLX_ADDR_PLAIN/24 dev $MLX_VETH_PROV
 		addr add $MLX_DNS_ADDR/24 dev $MLX_VETH_PROV
 		addr add $MLX_ADDR_OPENAI6/64 dev $MLX_VETH_PROV nodad
@@ -500,6 +503,7 @@ integ_setup() {
 		--host-record="$MLX_HOST_OPENAI,$MLX_ADDR_OPENAI,$MLX_ADDR_OPENAI6" \
 		--host-record="$MLX_HOST_ANTHROPIC,$MLX_ADDR_ANTHROPIC" \
 		--host-record="$MLX_HOST_AZURE_TARGET,$MLX_ADDR_AZURE" \
+		--host-record="$MLX_HOST_GEMINI,$MLX_ADDR_GEMINI" \
 		--cname="$MLX_HOST_AZURE,$MLX_HOST_AZURE_TARGET,$MLX_DNS_TTL" \
 		--host-record="$MLX_HOST_PLAIN,$MLX_ADDR_PLAIN" \
 		--host-record="$MLX_HOST_CDN,$MLX_ADDR_OPENAI"
@@ -509,6 +513,7 @@ integ_setup() {
 	san+=",DNS:$MLX_HOST_AZURE_TARGET,DNS:$MLX_HOST_CDN,DNS:$MLX_HOST_PLAIN"
 	san+=",IP:$MLX_ADDR_OPENAI,IP:$MLX_ADDR_OPENAI6,IP:$MLX_ADDR_ANTHROPIC,IP:$MLX_ADDR_AZURE"
 	san+=",IP:$MLX_ADDR_PLAIN"
+	san+=",DNS:$MLX_HOST_GEMINI,IP:$MLX_ADDR_GEMINI"
 	(
 		umask 077
 		openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \

@@ -19,6 +19,8 @@
 //   /echo                the request body, streamed back as it arrives (POST or PUT)
 //   /slow?n=K&ms=T       K lines "chunk I\n" (I = 0..K-1), one every T ms, each sent at once
 //   /headers             the request headers as JSON
+//   LLM API paths        simulated OpenAI / Azure OpenAI / Anthropic / Gemini endpoints:
+//                        see llm_sim.js (routes, keys, token rule, x-sim knobs, log fields)
 //   anything else        404 "not found\n"
 //
 // The /bytes stream is the AES-128-CTR keystream with key = the first 16 bytes of
@@ -29,7 +31,8 @@
 //
 // Log: one JSON object per line, appended when a request, echo connection or UDP datagram is
 // done: {time, proto, servername, alpn, method, path, status, remote, rport, local, lport,
-// bytes_in, bytes_out, aborted}. HTTP byte counts are body bytes. A client can finish reading
+// bytes_in, bytes_out, aborted}, plus "llm" for the simulated LLM routes (llm_sim.js).
+// HTTP byte counts are body bytes. A client can finish reading
 // a response slightly before its line is written: poll the log (wait_for) rather than read it once.
 'use strict';
 
@@ -39,6 +42,7 @@ const fs = require('fs');
 const http = require('http');
 const http2 = require('http2');
 const net = require('net');
+const llm_sim = require('./llm_sim');
 
 const MAX_BYTES = 8 * 1024 * 1024 * 1024; // cap for /bytes n
 const MAX_SLOW = 100000;                  // cap for /slow n and ms
@@ -244,6 +248,8 @@ function handler(req, res) {
 	}
 
 	default:
+		if (llm_sim.serve(req, res, rec, url))
+			return;
 		return send(404, 'text/plain', 'not found\n');
 	}
 }
