@@ -83,6 +83,7 @@ $(O)/fuzz/%: test/fuzz/%.c $(wildcard userspace/*.c userspace/*.h)
 # Extra libraries a fuzz target needs (it includes the .c files it exercises).
 FUZZ_LIBS_fuzz_casign_name := -lssl -lcrypto -lpthread
 FUZZ_LIBS_fuzz_h2conn := -lnghttp2
+FUZZ_LIBS_fuzz_budget_conf := -ljansson
 
 unit: $(UNIT_BINS)
 	@scripts/run-unit.sh $(UNIT_BINS)

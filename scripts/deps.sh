@@ -10,7 +10,7 @@ pkgs=(
 	libsqlite3-dev libcmocka-dev libjansson-dev libpcre2-dev libsystemd-dev pkg-config
 	iproute2 iptables dnsmasq-base curl nghttp2-client nghttp2-server
 	python3 python3-requests python3-httpx nodejs openssl libclang-rt-14-dev
-	util-linux procps
+	util-linux procps tzdata
 )
 
 missing_pkgs() {	# prints the packages of $pkgs that are not installed, one per line
