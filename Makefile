@@ -84,6 +84,8 @@ $(O)/fuzz/%: test/fuzz/%.c $(wildcard userspace/*.c userspace/*.h)
 FUZZ_LIBS_fuzz_casign_name := -lssl -lcrypto -lpthread
 FUZZ_LIBS_fuzz_h2conn := -lnghttp2
 FUZZ_LIBS_fuzz_budget_conf := -ljansson
+FUZZ_LIBS_fuzz_apikey := -lcrypto
+FUZZ_LIBS_fuzz_prices := -ljansson
 
 unit: $(UNIT_BINS)
 	@scripts/run-unit.sh $(UNIT_BINS)
