@@ -86,6 +86,7 @@ FUZZ_LIBS_fuzz_h2conn := -lnghttp2
 FUZZ_LIBS_fuzz_budget_conf := -ljansson
 FUZZ_LIBS_fuzz_apikey := -lcrypto
 FUZZ_LIBS_fuzz_prices := -ljansson
+FUZZ_LIBS_fuzz_llm := -ljansson -lz
 
 unit: $(UNIT_BINS)
 	@scripts/run-unit.sh $(UNIT_BINS)

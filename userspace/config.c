@@ -79,7 +79,7 @@ struct parser {
 	struct mlx_config *cfg;
 	unsigned line;	       /* 1-based number of the line being read */
 	const char *bol;       /* its first byte, for columns */
-	unsigned key_line[32]; /* line where each key_defs[] entry was set; 0 = not yet */
+	unsigned key_line[64]; /* line where each key_defs[] entry was set; 0 = not yet */
 	struct section sec;
 	struct seen_section *seen; /* every section header so far, to refuse repeats */
 	size_t nseen;
@@ -486,6 +486,34 @@ static bool set_sockpath(struct parser *p, const struct key_def *d, const char *
 	return true;
 }
 
+/* Host tags: "k=v,k=v", names and values of [A-Za-z0-9_.:/-], no duplicates. */
+static bool set_tags(struct parser *p, const struct key_def *d, const char *v, size_t n)
+{
+	const char *c = v, *end = v + n;
+
+	while (c < end) {
+		const char *e = memchr(c, ',', (size_t)(end - c)), *eq;
+
+		if (!e)
+			e = end;
+		eq = memchr(c, '=', (size_t)(e - c));
+		if (!eq || eq == c || eq + 1 == e)
+			return fail(p, c, "invalid %s %s: expected name=value pairs separated by ','",
+				    d->name, quote(p, v, n));
+		for (const char *k = c; k < e; k++) {
+			bool ok = (*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z') ||
+				  (*k >= '0' && *k <= '9') || strchr("_.:/-", *k) || k == eq;
+
+			if (!ok || *k == '\0')
+				return fail(p, k, "invalid %s: character %s not allowed in a tag",
+					    d->name, quote(p, k, 1));
+		}
+		c = e + 1;
+	}
+	store_str(p, d, v, n);
+	return true;
+}
+
 /* The scope is relative to the cgroup2 mount; "." and ".." components could only make it mean
  * something else than it says (or climb out of the mount), so they are refused. */
 static bool set_scope(struct parser *p, const struct key_def *d, const char *v, size_t n)
@@ -598,6 +626,13 @@ static const struct key_def key_defs[] = {
 	{ "ca_cert", set_opt_path, FIELD(ca_cert), 0, 0 },
 	{ "ca_key", set_opt_path, FIELD(ca_key), 0, 0 },
 	{ "upstream_ca_file", set_opt_path, FIELD(upstream_ca_file), 0, 0 },
+	{ "log_db", set_opt_path, FIELD(log_db), 0, 0 },
+	{ "fleet_secret", set_opt_path, FIELD(fleet_secret), 0, 0 },
+	{ "sanctioned_keys", set_opt_path, FIELD(sanctioned_keys), 0, 0 },
+	{ "prices", set_opt_path, FIELD(prices), 0, 0 },
+	{ "policy", set_opt_path, FIELD(policy), 0, 0 },
+	{ "budgets", set_opt_path, FIELD(budgets), 0, 0 },
+	{ "tags", set_tags, FIELD(tags), 0, 0 },
 };
 
 _Static_assert(ARRAY_SIZE(key_defs) <= ARRAY_SIZE(((struct parser *)0)->key_line),

@@ -41,6 +41,14 @@ struct mlx_config {
 	char state_dir[256];           /* default /var/lib/modelux */
 	bool intercept;                /* decrypt provider SNIs (TLS interception); default yes */
 	bool upstream_h2;              /* offer h2 to providers (multiplexed pooled connections) */
+	/* governance (provider awareness, keys, log, policy, budgets); "" = default */
+	char log_db[256];          /* intercept log (SQLite); "" = <state_dir>/intercept.db */
+	char fleet_secret[256];    /* key fingerprint secret; "" = <state_dir>/fleet.key */
+	char sanctioned_keys[256]; /* sanctioned fingerprints; "" = <state_dir>/sanctioned-keys */
+	char prices[256];          /* price table; "" = the copy built into the agent */
+	char policy[256];          /* policy file; "" = none: everything is allowed */
+	char budgets[256];         /* budgets file; "" = none */
+	char tags[512];            /* host tags "k=v,k=v" */
 	char ca_cert[256];             /* corporate CA certificate; "" = <state_dir>/ca/ca.crt */
 	char ca_key[256];              /* its private key, read only by the signer; "" = <state_dir>/ca/ca.key */
 	char upstream_ca_file[256];    /* trust for provider certificates; "" = system store */
