@@ -60,6 +60,9 @@ $(O)/obj/%.o: userspace/%.c $(wildcard userspace/*.h) bpf/modelux.h | $(BPF_SKEL
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# The price table is built into the agent.
+$(O)/obj/prices_embed.o: etc/prices.json
+
 $(LIB): $(LIB_OBJS)
 	ar rcs $@ $^
 
@@ -87,6 +90,7 @@ FUZZ_LIBS_fuzz_budget_conf := -ljansson
 FUZZ_LIBS_fuzz_apikey := -lcrypto
 FUZZ_LIBS_fuzz_prices := -ljansson
 FUZZ_LIBS_fuzz_llm := -ljansson -lz
+FUZZ_LIBS_fuzz_ilog_format := -ljansson
 
 unit: $(UNIT_BINS)
 	@scripts/run-unit.sh $(UNIT_BINS)

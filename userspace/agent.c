@@ -18,6 +18,7 @@
 
 #include "certmint.h"
 #include "ctlsock.h"
+#include "govern.h"
 #include "log.h"
 #include "worker.h"
 
@@ -171,6 +172,12 @@ static int agent_reload(struct agent *ag, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	keep_restart_only(&n->cfg, &ag->snap->cfg);
+	if (ag->gov && govern_reload(ag->gov, &n->cfg, err, errlen) < 0) {
+		free(n);
+		atomic_fetch_add(&ag->stats.reload_failures, 1);
+		log_err("reload rejected, previous configuration stays in force: %s", err);
+		return -EINVAL;
+	}
 	atomic_init(&n->refs, 1);
 	pthread_mutex_lock(&ag->snap_lock);
 	old = ag->snap;
@@ -278,6 +285,10 @@ static int tls_setup(struct agent *ag, char *err, size_t errlen)
 	if (certmint_premint(ag->certmint, names, n, err, errlen) < 0)
 		log_warn("pre-minting: %s", err);
 	free(names);
+	ag->gov = govern_new(cfg, err, errlen);
+	if (!ag->gov)
+		return -EINVAL;
+	govern_hook(ag->gov, &ag->hook);
 	log_info("TLS interception on: CA %s, upstream trust %s", cert,
 		 cfg->upstream_ca_file[0] ? cfg->upstream_ca_file : "system store");
 	return 0;
@@ -371,6 +382,8 @@ static void shutdown_all(struct agent *ag)
 	free(ag->workers);
 	ag->workers = NULL;
 	ag->nworkers = 0;
+	govern_free(ag->gov);
+	ag->gov = NULL;
 	if (ag->certmint)
 		certmint_free(ag->certmint);
 	ag->certmint = NULL;

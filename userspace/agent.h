@@ -106,6 +106,7 @@ struct agent {
 	struct pinset pinned;       /* (exe, SNI) pairs that refuse our certificate */
 	struct sesscache sessions;  /* provider TLS sessions for resumption */
 	struct http_hook hook;      /* provider awareness plugs in here */
+	struct govern *gov;         /* keys, log, policy, budgets (NULL when interception is off) */
 	int64_t started_unix_ms;
 	atomic_bool stopping;
 };

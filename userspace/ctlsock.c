@@ -2,6 +2,7 @@
 #include "ctlsock.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "govern.h"
 #include "resolver.h"
 #include "status.h"
 
@@ -132,6 +134,12 @@ void ctl_serve_one(struct agent *ag, int lfd)
 		out = status_json(ag);
 	else if (strcmp(req, "reload") == 0)
 		out = agent_reload_json(ag);
+	else if (strcmp(req, "budgets") == 0 && ag->gov) {
+		json_t *j = govern_budgets_json(ag->gov);
+
+		out = j ? json_dumps(j, 0) : NULL;
+		json_decref(j);
+	}
 	if (out) {
 		write_all(fd, out, strlen(out));
 		write_all(fd, "\n", 1);

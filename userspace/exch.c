@@ -47,6 +47,10 @@ struct exch *exch_new(struct conn *front, int32_t fsid, uint64_t seq, const char
 		.authority = ex->req.authority,
 		.fields = ex->req.fields,
 		.nfields = ex->req.nfields,
+		.pid = front->have_rec ? front->rec.tgid : 0,
+		.uid = front->have_rec ? front->rec.uid : 0,
+		.exe = front->exe ? front->exe : "",
+		.username = front->user ? front->user : "",
 	};
 	return ex;
 }
@@ -74,8 +78,7 @@ void exch_start(struct exch *ex)
 	if (ag->hook.request_head)
 		v = ag->hook.request_head(ag->hook.ctx, &ex->hx, &ans);
 	if (v == HOOK_ANSWER) {
-		exch_answer(ex, ans.status, ans.content_type ? ans.content_type : "text/plain",
-			    ans.body ? ans.body : "", ans.body_len);
+		exch_answer_hook(ex, &ans);
 		return;
 	}
 	if (v == HOOK_HOLD) {
@@ -117,8 +120,7 @@ static void release_held(struct exch *ex)
 		v = ag->hook.request_body(ag->hook.ctx, &ex->hx, body ? body : "", len, &ans, &rw);
 	if (v == HOOK_ANSWER) {
 		free(body);
-		exch_answer(ex, ans.status, ans.content_type ? ans.content_type : "text/plain",
-			    ans.body ? ans.body : "", ans.body_len);
+		exch_answer_hook(ex, &ans);
 		return;
 	}
 	if (v == HOOK_REWRITE) {
@@ -206,8 +208,13 @@ void exch_resp_head(struct exch *ex, struct xhead *head)
 	ex->hx.status = ex->resp.status;
 	if (ex->ttfb_ms < 0)
 		ex->ttfb_ms = mono_ms() - ex->start_ms;
-	if (ag && ag->hook.response_head)
+	if (ag && ag->hook.response_head) {
+		ex->hx.resp_fields = ex->resp.fields;
+		ex->hx.resp_nfields = ex->resp.nfields;
 		ag->hook.response_head(ag->hook.ctx, &ex->hx);
+		ex->hx.resp_fields = NULL;
+		ex->hx.resp_nfields = 0;
+	}
 	exch_kick_front(ex);
 }
 
@@ -241,6 +248,17 @@ void exch_resp_taken(struct exch *ex, size_t n)
 void exch_answer(struct exch *ex, int status, const char *content_type, const char *body,
 		 size_t len)
 {
+	exch_answer_hook(ex, &(struct hook_answer){ .status = status, .content_type = content_type,
+						    .body = body, .body_len = len });
+}
+
+void exch_answer_hook(struct exch *ex, const struct hook_answer *a)
+{
+	int status = a->status;
+	const char *content_type = a->content_type ? a->content_type : "text/plain";
+	const char *body = a->body ? a->body : "";
+	size_t len = a->body_len;
+
 	struct xhead h;
 
 	if (ex->resp_head_sent) {
@@ -251,7 +269,7 @@ void exch_answer(struct exch *ex, int status, const char *content_type, const ch
 	bq_clear(&ex->resp_q);
 	ex->local = true;
 	ex->resp_end = false;
-	if (xhead_local_response(&h, status, content_type, len) < 0 ||
+	if (xhead_local_response(&h, status, content_type, len, a->extra_name, a->extra_value) < 0 ||
 	    !bq_append(&ex->resp_q, body, len)) {
 		xhead_free(&h);
 		ex->aborted = true;

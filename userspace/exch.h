@@ -88,6 +88,9 @@ void exch_resp_taken(struct exch *ex, size_t n);
 void exch_answer(struct exch *ex, int status, const char *content_type, const char *body,
 		 size_t len);
 
+/* exch_answer_hook - the same with the hook's answer (its extra field included). */
+void exch_answer_hook(struct exch *ex, const struct hook_answer *a);
+
 /* exch_fail - the provider side failed (<why> for the log, <text> for the client's 502). */
 void exch_fail(struct exch *ex, const char *why, const char *text);
 

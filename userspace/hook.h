@@ -28,6 +28,11 @@ struct http_exchange {
 	const struct http_field *fields; /* request header fields as received */
 	size_t nfields;
 	int status;              /* response status once known, else 0 */
+	const struct http_field *resp_fields; /* response fields, during response_head only */
+	size_t resp_nfields;
+	/* who: from the kernel's record of the connecting process */
+	uint32_t pid, uid;
+	const char *exe, *username;
 	void *user;              /* the hook's per-exchange state */
 };
 
@@ -44,6 +49,7 @@ struct hook_answer {
 	const char *content_type;
 	const char *body;
 	size_t body_len;
+	const char *extra_name, *extra_value; /* one more response field (lowercase), or NULL */
 };
 
 /* A rewritten request: the body replaces the received one (its length and framing are

@@ -9,6 +9,7 @@
 
 #include "bpfload.h"
 #include "config.h"
+#include "ctl_gov.h"
 #include "ctlsock.h"
 
 static void usage(FILE *f)
@@ -17,7 +18,14 @@ static void usage(FILE *f)
 		   "commands:\n"
 		   "  status [--json]   targets learned, flows, attach state\n"
 		   "  reload            re-read the agent's configuration (like SIGHUP)\n"
-		   "  detach            remove pinned (fail-closed) programs left by a stopped agent\n");
+		   "  detach            remove pinned (fail-closed) programs left by a stopped agent\n"
+		   "  log [--json] [-n N] [--provider P] [--model M] [--key FP] [--user U] [--exe E]\n"
+		   "      [--decision D] [--since SECONDS]   the intercept log, newest N (default 50)\n"
+		   "  keys [--json] [--provider P] [--state sanctioned|shadow]   API-key inventory\n"
+		   "  keys sanction FINGERPRINT [PROVIDER [LABEL]] | keys revoke FINGERPRINT\n"
+		   "  prices [--json]   the price table in use\n"
+		   "  policy check FILE | policy explain FILE --request JSON\n"
+		   "  budgets [--json]  budgets and their current windows (asks the agent)\n");
 }
 
 static long long jint(json_t *o, const char *path)
@@ -134,6 +142,12 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return rc ? 1 : 0;
 	}
+	rc = ctl_gov_main(&cfg, sock, argc - optind, argv + optind);
+	if (rc >= 0) {
+		config_free(&cfg);
+		return rc;
+	}
+	rc = 0;
 	if (strcmp(cmd, "status") != 0 && strcmp(cmd, "reload") != 0) {
 		fprintf(stderr, "modeluxctl: unknown command '%s'\n", cmd);
 		usage(stderr);

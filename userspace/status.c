@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "govern.h"
 
 #define MODELUX_VERSION "0.1.0"
 
@@ -128,6 +129,8 @@ char *status_json(struct agent *ag)
 				  (json_int_t)atomic_load(&ag->stats.upstream_conns), "upstream_conns_h2",
 				  (json_int_t)atomic_load(&ag->stats.upstream_conns_h2), "upstream_reused",
 				  (json_int_t)atomic_load(&ag->stats.upstream_reused)));
+	if (root && ag->gov)
+		json_object_set_new(root, "governance", govern_status(ag->gov));
 	if (!root)
 		return NULL;
 	out = json_dumps(root, JSON_INDENT(2));

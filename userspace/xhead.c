@@ -112,6 +112,17 @@ static int build(struct xhead *x, const char *const strs[4], const size_t lens[4
 	return 0;
 }
 
+/* Provider responses must stay readable by the agent (usage is in the body): codings beyond
+ * gzip and deflate are not offered to the provider. */
+static void narrow_accept_encoding(struct http_field *f)
+{
+	if (ieq(f->name, f->name_len, "accept-encoding") &&
+	    (memmem(f->value, f->value_len, "br", 2) || memmem(f->value, f->value_len, "zstd", 4))) {
+		f->value = "gzip, deflate";
+		f->value_len = 13;
+	}
+}
+
 static void h1_fields(const struct h1_head *h, bool request, struct xfield_list *l)
 {
 	l->n = 0;
@@ -121,7 +132,10 @@ static void h1_fields(const struct h1_head *h, bool request, struct xfield_list 
 		if (is_hop_or_framing(f->name.p, f->name.len, request) ||
 		    h2conv_named_in_connection(h, f->name.p, f->name.len))
 			continue;
-		l->f[l->n++] = (struct http_field){ f->name.p, f->value.p, f->name.len, f->value.len };
+		l->f[l->n] = (struct http_field){ f->name.p, f->value.p, f->name.len, f->value.len };
+		if (request)
+			narrow_accept_encoding(&l->f[l->n]);
+		l->n++;
 	}
 }
 
@@ -214,8 +228,9 @@ int xhead_from_h2_request(struct xhead *x, const struct h2_head *h, char *err, s
 		}
 		if (is_hop_or_framing(hf[i].name.p, hf[i].name.len, true))
 			continue;
-		l->f[l->n++] = (struct http_field){ hf[i].name.p, hf[i].value.p, hf[i].name.len,
-						    hf[i].value.len };
+		l->f[l->n] = (struct http_field){ hf[i].name.p, hf[i].value.p, hf[i].name.len,
+						  hf[i].value.len };
+		narrow_accept_encoding(&l->f[l->n++]);
 	}
 	strs[0] = h->method, lens[0] = h->method_len;
 	strs[1] = "https", lens[1] = 5;
@@ -253,7 +268,8 @@ int xhead_from_h2_response(struct xhead *x, const struct h2_head *h, char *err, 
 	return rc;
 }
 
-int xhead_local_response(struct xhead *x, int status, const char *content_type, size_t body_len)
+int xhead_local_response(struct xhead *x, int status, const char *content_type, size_t body_len,
+			 const char *extra_name, const char *extra_value)
 {
 	struct xfield_list *l;
 	const char *strs[4] = { 0 };
@@ -265,6 +281,9 @@ int xhead_local_response(struct xhead *x, int status, const char *content_type, 
 	l->f[0] = (struct http_field){ "content-type", content_type, 12, strlen(content_type) };
 	l->f[1] = (struct http_field){ "x-modelux", "local", 9, 5 };
 	l->n = 2;
+	if (extra_name && extra_value)
+		l->f[l->n++] = (struct http_field){ extra_name, extra_value, strlen(extra_name),
+						    strlen(extra_value) };
 	rc = build(x, strs, lens, l);
 	x->status = status;
 	x->content_length = (int64_t)body_len;

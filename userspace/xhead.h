@@ -37,8 +37,9 @@ int xhead_from_h2_request(struct xhead *x, const struct h2_head *h, char *err, s
 int xhead_from_h2_response(struct xhead *x, const struct h2_head *h, char *err, size_t errlen);
 
 /* xhead_local_response - a response we make ourselves: <status>, content-type and length,
- * and "x-modelux: local". */
-int xhead_local_response(struct xhead *x, int status, const char *content_type, size_t body_len);
+ * "x-modelux: local", and <extra_name>: <extra_value> when not NULL. */
+int xhead_local_response(struct xhead *x, int status, const char *content_type, size_t body_len,
+			 const char *extra_name, const char *extra_value);
 
 void xhead_free(struct xhead *x);
 

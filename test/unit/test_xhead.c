@@ -141,7 +141,7 @@ static void test_head_and_local_answers(void **state)
 	int n;
 
 	(void)state;
-	assert_int_equal(xhead_local_response(&x, 502, "text/plain", 12), 0);
+	assert_int_equal(xhead_local_response(&x, 502, "text/plain", 12, NULL, NULL), 0);
 	/* HEAD / 304: Content-Length describes, no Transfer-Encoding */
 	n = xhead_write_h1_response(&x, H1_FRAMING_VERBATIM, true, out, sizeof(out));
 	assert_true(n > 0);

@@ -1,0 +1,665 @@
+/* govern: see govern.h. Tables (prices, sanctioned keys, policy, host tags) form one generation
+ * that each exchange holds a reference to from its first event to its last, so a reload never
+ * frees what an exchange in flight is using. */
+#include "govern.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "agent.h"
+#include "apikey.h"
+#include "budget.h"
+#include "ilog.h"
+#include "keyreg.h"
+#include "llm.h"
+#include "log.h"
+#include "policy.h"
+#include "prices.h"
+
+#define GOV_MAX_TAGS 32
+#define GOV_DEFAULT_MAX_OUTPUT 4096 /* budget reservation when a request names no max tokens */
+
+struct gov_tables {
+	atomic_int refs;
+	struct prices *prices;
+	struct keyreg *keys;
+	struct policy *policy; /* NULL: no policy, everything allowed */
+	char host_tags[512];
+};
+
+struct govern {
+	pthread_mutex_t lock; /* guards <t> (the pointer) */
+	struct gov_tables *t;
+	uint8_t secret[APIKEY_SECRET_LEN];
+	struct ilog *log;
+	struct budget *budget; /* NULL: no budgets */
+	char hostname[128];
+	char keys_path[512];
+	atomic_uint_fast64_t records, blocked, downgraded, budget_denied, shadow, leaks;
+};
+
+/* Per exchange. */
+struct gx {
+	struct govern *g;
+	struct gov_tables *t;
+	struct llm_call *call;
+	struct apikey_id key;
+	bool has_key, sanctioned;
+	struct apikey_scan scan;
+	char tags[ILOG_TAGS_LEN];
+	struct policy_tag tagv[GOV_MAX_TAGS];
+	size_t ntags;
+	char tagbuf[ILOG_TAGS_LEN];
+	bool decided;
+	enum ilog_decision decision;
+	int rule_index;
+	char group[ILOG_GROUP_LEN], trace[ILOG_TRACE_LEN], model_sent[ILOG_MODEL_LEN];
+	struct budget_resv resv;
+	int64_t start_unix_ms;
+	char error[ILOG_ERROR_LEN];
+	struct llm_reply reply; /* a local answer's body lives until the exchange ends */
+	struct llm_rewrite rw;
+};
+
+static struct gov_tables *tables_get(struct govern *g)
+{
+	struct gov_tables *t;
+
+	pthread_mutex_lock(&g->lock);
+	t = g->t;
+	atomic_fetch_add(&t->refs, 1);
+	pthread_mutex_unlock(&g->lock);
+	return t;
+}
+
+static void tables_put(struct gov_tables *t)
+{
+	if (!t || atomic_fetch_sub(&t->refs, 1) != 1)
+		return;
+	prices_free(t->prices);
+	keyreg_free(t->keys);
+	policy_free(t->policy);
+	free(t);
+}
+
+static void path_or(char *out, size_t cap, const char *set, const char *state_dir,
+		    const char *name)
+{
+	if (set[0])
+		snprintf(out, cap, "%s", set);
+	else
+		snprintf(out, cap, "%s/%s", state_dir, name);
+}
+
+static struct gov_tables *tables_load(const struct mlx_config *cfg, const char *keys_path,
+				      char *err, size_t errlen)
+{
+	struct gov_tables *t = calloc(1, sizeof(*t));
+	int rc;
+
+	if (!t) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	atomic_init(&t->refs, 1);
+	if (cfg->prices[0])
+		rc = prices_load(cfg->prices, &t->prices, err, errlen);
+	else
+		rc = prices_parse(mlx_prices_json, (size_t)(mlx_prices_json_end - mlx_prices_json),
+				  "prices.json (built in)", &t->prices, err, errlen);
+	if (rc < 0)
+		goto fail;
+	t->keys = keyreg_load(keys_path, true, err, errlen);
+	if (!t->keys)
+		goto fail;
+	if (cfg->policy[0]) {
+		t->policy = policy_load_file(cfg->policy, err, errlen);
+		if (!t->policy)
+			goto fail;
+	}
+	snprintf(t->host_tags, sizeof(t->host_tags), "%s", cfg->tags);
+	return t;
+fail:
+	tables_put(t);
+	return NULL;
+}
+
+static int budgets_load(struct govern *g, const struct mlx_config *cfg, char *err, size_t errlen)
+{
+	struct budget_conf *conf = NULL;
+	char db[512];
+
+	if (!cfg->budgets[0])
+		return 0;
+	if (!budget_conf_load(cfg->budgets, NULL, &conf, err, errlen))
+		return -EINVAL;
+	if (g->budget)
+		return budget_reload(g->budget, conf, time(NULL), err, errlen);
+	snprintf(db, sizeof(db), "%s/budgets.db", cfg->state_dir);
+	return budget_open(&g->budget, conf, &(struct budget_opts){ .db_path = db }, time(NULL), err,
+			   errlen);
+}
+
+struct govern *govern_new(const struct mlx_config *cfg, char *err, size_t errlen)
+{
+	struct govern *g = calloc(1, sizeof(*g));
+	char path[512];
+
+	if (!g) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&g->lock, NULL);
+	gethostname(g->hostname, sizeof(g->hostname) - 1);
+	path_or(path, sizeof(path), cfg->fleet_secret, cfg->state_dir, "fleet.key");
+	if (apikey_secret_load_or_create(path, g->secret, err, errlen) < 0)
+		goto fail;
+	path_or(g->keys_path, sizeof(g->keys_path), cfg->sanctioned_keys, cfg->state_dir,
+		"sanctioned-keys");
+	g->t = tables_load(cfg, g->keys_path, err, errlen);
+	if (!g->t)
+		goto fail;
+	if (budgets_load(g, cfg, err, errlen) < 0)
+		goto fail;
+	path_or(path, sizeof(path), cfg->log_db, cfg->state_dir, "intercept.db");
+	g->log = ilog_open(path, &(struct ilog_opts){ .host = g->hostname }, err, errlen);
+	if (!g->log)
+		goto fail;
+	return g;
+fail:
+	govern_free(g);
+	return NULL;
+}
+
+int govern_reload(struct govern *g, const struct mlx_config *cfg, char *err, size_t errlen)
+{
+	struct gov_tables *t = tables_load(cfg, g->keys_path, err, errlen), *old;
+
+	if (!t)
+		return -EINVAL;
+	if (budgets_load(g, cfg, err, errlen) < 0) {
+		tables_put(t);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&g->lock);
+	old = g->t;
+	g->t = t;
+	pthread_mutex_unlock(&g->lock);
+	tables_put(old);
+	return 0;
+}
+
+void govern_flush(struct govern *g)
+{
+	if (g && g->log)
+		ilog_flush_wait(g->log, 2000);
+}
+
+void govern_free(struct govern *g)
+{
+	if (!g)
+		return;
+	if (g->log)
+		ilog_close(g->log, NULL);
+	if (g->budget)
+		budget_close(g->budget);
+	tables_put(g->t);
+	OPENSSL_cleanse(g->secret, sizeof(g->secret));
+	pthread_mutex_destroy(&g->lock);
+	free(g);
+}
+
+/* ---- tags --------------------------------------------------------------------------------- */
+
+/* Merge "k=v,k=v" lists into gx: later ones override earlier names. */
+static void tags_add(struct gx *x, const char *list, size_t len)
+{
+	const char *c = list, *end = list + len;
+
+	while (c < end && x->ntags < GOV_MAX_TAGS) {
+		const char *e = memchr(c, ',', (size_t)(end - c)), *eq;
+		size_t used = 0;
+
+		if (!e)
+			e = end;
+		while (c < e && (*c == ' ' || *c == '\t'))
+			c++;
+		eq = memchr(c, '=', (size_t)(e - c));
+		if (eq && eq > c) {
+			for (size_t i = 0; i < x->ntags; i++)
+				used += strlen(x->tagv[i].name) + strlen(x->tagv[i].value) + 2;
+			size_t nl = (size_t)(eq - c), vl = (size_t)(e - eq - 1);
+
+			while (vl && (eq[vl] == ' ' || eq[vl] == '\t'))
+				vl--;
+			if (used + nl + vl + 2 <= sizeof(x->tagbuf)) {
+				char *name = x->tagbuf + used, *val = name + nl + 1;
+				size_t i;
+
+				memcpy(name, c, nl);
+				name[nl] = '\0';
+				memcpy(val, eq + 1, vl);
+				val[vl] = '\0';
+				for (i = 0; i < x->ntags && strcmp(x->tagv[i].name, name); i++)
+					;
+				if (i < x->ntags)
+					x->tagv[i].value = val; /* override (storage grows; bounded) */
+				else
+					x->tagv[x->ntags++] = (struct policy_tag){ name, val };
+			}
+		}
+		c = e + 1;
+	}
+}
+
+static void tags_render(struct gx *x)
+{
+	size_t at = 0;
+
+	x->tags[0] = '\0';
+	for (size_t i = 0; i < x->ntags && at < sizeof(x->tags); i++)
+		at += (size_t)snprintf(x->tags + at, sizeof(x->tags) - at, "%s%s=%s", i ? "," : "",
+				       x->tagv[i].name, x->tagv[i].value);
+}
+
+static const char *tag_value(const struct gx *x, const char *name)
+{
+	for (size_t i = 0; i < x->ntags; i++)
+		if (strcmp(x->tagv[i].name, name) == 0)
+			return x->tagv[i].value;
+	return NULL;
+}
+
+/* ---- hook --------------------------------------------------------------------------------- */
+
+static enum hook_verdict on_request_head(void *ctx, struct http_exchange *ex,
+					 struct hook_answer *ans)
+{
+	struct govern *g = ctx;
+	struct gx *x = calloc(1, sizeof(*x));
+	struct apikey_ref refs[4];
+	const char *host = ex->authority && ex->authority[0] ? ex->authority : ex->sni;
+
+	if (!x)
+		return HOOK_FORWARD;
+	x->g = g;
+	x->t = tables_get(g);
+	x->rule_index = ILOG_RULE_NONE;
+	x->start_unix_ms = unix_ms();
+	ex->user = x;
+	x->call = llm_call_new(host, ex->method, ex->path, ex->fields, ex->nfields);
+	if (apikey_find(ex->path, ex->fields, ex->nfields, refs, 4) > 0 &&
+	    apikey_identify(g->secret, &refs[0], &x->key) == 0) {
+		x->has_key = true;
+		x->sanctioned = keyreg_is_sanctioned(x->t->keys, x->key.fp);
+		if (!x->sanctioned)
+			atomic_fetch_add(&g->shadow, 1);
+	}
+	apikey_scan_init(&x->scan, g->secret);
+	tags_add(x, x->t->host_tags, strlen(x->t->host_tags));
+	for (size_t i = 0; i < ex->nfields; i++)
+		if (strcasecmp(ex->fields[i].name, "x-modelux-tags") == 0)
+			tags_add(x, ex->fields[i].value, ex->fields[i].value_len);
+	tags_render(x);
+	(void)ans;
+	/* Bodies carry the model and the prompt: decide once the whole request is here. */
+	if (strcmp(ex->method, "POST") == 0 || strcmp(ex->method, "PUT") == 0)
+		return HOOK_HOLD;
+	return HOOK_FORWARD;
+}
+
+static const char *model_of(const struct llm_info *in)
+{
+	return in && in->model_requested && in->model_requested[0] ? in->model_requested : NULL;
+}
+
+static const char *nz(const char *s)
+{
+	return s ? s : "";
+}
+
+static void fill_policy_input(struct gx *x, struct http_exchange *ex, const struct llm_info *in,
+			      struct policy_input *pi)
+{
+	struct budget_status bs;
+	struct tm tm;
+	time_t now = time(NULL);
+
+	memset(pi, 0, sizeof(*pi));
+	pi->tags = x->tagv;
+	pi->ntags = x->ntags;
+	pi->budget_used_pct = NAN;
+	pi->budget_remaining_usd = NAN;
+	if (x->g->budget) {
+		struct budget_subject s = { tag_value(x, "project"), tag_value(x, "team"),
+					    x->has_key ? x->key.fp : NULL, ex->username,
+					    x->g->hostname };
+
+		budget_status(x->g->budget, &s, now, &bs);
+		if (bs.applying) {
+			pi->has_budget = true;
+			pi->budget_used_pct = bs.used_pct;
+			pi->budget_remaining_usd = bs.remaining_usd;
+		}
+	}
+	pi->provider = ex->provider;
+	pi->model = model_of(in);
+	pi->endpoint = in ? in->endpoint_name : NULL;
+	pi->stream = in && in->stream;
+	pi->max_tokens = in ? in->max_tokens : -1;
+	pi->exe = ex->exe;
+	pi->user = ex->username;
+	pi->key_shadow = x->has_key && !x->sanctioned;
+	pi->key_provider = x->has_key ? x->key.fmt->provider : NULL;
+	localtime_r(&now, &tm);
+	pi->hour = tm.tm_hour;
+	pi->weekday = tm.tm_wday;
+}
+
+/* Answer with the provider's own error shape, so SDKs raise their usual exception. */
+static enum hook_verdict refuse(struct gx *x, int status, const char *code, const char *msg,
+				struct hook_answer *ans)
+{
+	if (!x->call || llm_call_error_reply(x->call, status, code, msg, &x->reply) < 0) {
+		ans->status = status;
+		ans->content_type = "text/plain; charset=utf-8";
+		ans->body = msg;
+		ans->body_len = strlen(msg);
+		return HOOK_ANSWER;
+	}
+	ans->status = x->reply.status;
+	ans->content_type = x->reply.content_type;
+	ans->body = x->reply.body;
+	ans->body_len = x->reply.body_len;
+	/* SDKs retry 429s by default: a policy answer will not change on retry. */
+	ans->extra_name = "x-should-retry";
+	ans->extra_value = "false";
+	return HOOK_ANSWER;
+}
+
+
+static enum hook_verdict reserve_budget(struct gx *x, struct http_exchange *ex,
+					const struct llm_info *in, const char *model,
+					struct hook_answer *ans)
+{
+	struct govern *g = x->g;
+	struct prices_quote q;
+	int64_t max_micro = 0;
+	struct budget_subject s = { tag_value(x, "project"), tag_value(x, "team"),
+				    x->has_key ? x->key.fp : NULL, ex->username, g->hostname };
+	char msg[512], over[256];
+	int rc;
+
+	if (!g->budget)
+		return HOOK_FORWARD;
+	if (model && prices_lookup(x->t->prices, ex->provider, model, time(NULL), &q) == PRICES_KNOWN)
+		prices_max_cost(&q, in ? in->request_text_bytes / 4 + 1 : 1,
+				in && in->max_tokens > 0 ? (uint64_t)in->max_tokens
+							 : GOV_DEFAULT_MAX_OUTPUT,
+				&max_micro);
+	rc = budget_reserve(g->budget, &s, max_micro, time(NULL), &x->resv);
+	if (rc == 0)
+		return HOOK_FORWARD;
+	atomic_fetch_add(&g->budget_denied, 1);
+	budget_over_format(&x->resv.over, over, sizeof(over));
+	snprintf(msg, sizeof(msg), "modelux: budget exceeded: %s", over);
+	x->decision = ILOG_DECISION_BLOCK;
+	snprintf(x->trace, sizeof(x->trace), "%s", msg);
+	snprintf(x->error, sizeof(x->error), "budget_exceeded");
+	return refuse(x, 429, "budget_exceeded", msg, ans);
+}
+
+static enum hook_verdict on_request_body(void *ctx, struct http_exchange *ex, const char *body,
+					 size_t len, struct hook_answer *ans,
+					 struct hook_rewrite *rw)
+{
+	struct govern *g = ctx;
+	struct gx *x = ex->user;
+	const struct llm_info *in = NULL;
+	struct policy_input pi;
+	struct policy_decision d;
+	const char *model;
+	char err[256];
+
+	(void)g;
+	if (!x)
+		return HOOK_FORWARD;
+	if (x->call) {
+		llm_request_body(x->call, body, len);
+		in = llm_info(x->call);
+	}
+	apikey_scan_text(&x->scan, x->g->secret, body, len);
+	if (x->scan.nleaks)
+		atomic_fetch_add(&x->g->leaks, 1);
+	model = model_of(in);
+	if (model)
+		snprintf(x->model_sent, sizeof(x->model_sent), "%s", model);
+	if (!x->t->policy)
+		return reserve_budget(x, ex, in, model, ans);
+	fill_policy_input(x, ex, in, &pi);
+	policy_eval(x->t->policy, &pi, &d);
+	x->decided = true;
+	x->rule_index = d.rule_index;
+	snprintf(x->group, sizeof(x->group), "%s", d.group ? d.group : "");
+	snprintf(x->trace, sizeof(x->trace), "rule %d: %s -> %s: %s", d.rule_index,
+		 d.rule_index >= 0 ? policy_rule_text(x->t->policy, d.rule_index) : "-",
+		 d.group ? d.group : "-", d.reason);
+	if (d.action == POLICY_BLOCK) {
+		x->decision = ILOG_DECISION_BLOCK;
+		atomic_fetch_add(&g->blocked, 1);
+		snprintf(x->error, sizeof(x->error), "blocked_by_policy");
+		char msg[POLICY_REASON_MAX + 32];
+
+		snprintf(msg, sizeof(msg), "modelux: blocked by policy: %s", d.reason);
+		return refuse(x, 403, "blocked_by_policy", msg, ans);
+	}
+	if (d.action == POLICY_DOWNGRADE && d.model && x->call) {
+		if (llm_rewrite_model(x->call, body, len, d.model, &x->rw, err, sizeof(err)) < 0) {
+			x->decision = ILOG_DECISION_BLOCK;
+			snprintf(x->error, sizeof(x->error), "downgrade_failed");
+			return refuse(x, 403, "blocked_by_policy",
+				      "modelux: the policy asks for another model, and the request "
+				      "could not be rewritten",
+				      ans);
+		}
+		x->decision = ILOG_DECISION_DOWNGRADE;
+		atomic_fetch_add(&g->downgraded, 1);
+		snprintf(x->model_sent, sizeof(x->model_sent), "%s", d.model);
+		if (reserve_budget(x, ex, in, d.model, ans) == HOOK_ANSWER)
+			return HOOK_ANSWER;
+		rw->body = x->rw.body;
+		rw->body_len = x->rw.body_len;
+		rw->path = x->rw.path;
+		return HOOK_REWRITE;
+	}
+	x->decision = ILOG_DECISION_ALLOW;
+	return reserve_budget(x, ex, in, model, ans);
+}
+
+static void on_response_head(void *ctx, struct http_exchange *ex)
+{
+	struct gx *x = ex->user;
+
+	(void)ctx;
+	if (x && x->call)
+		llm_response_head(x->call, ex->status, ex->resp_fields, ex->resp_nfields);
+}
+
+static void on_response_data(void *ctx, struct http_exchange *ex, const char *data, size_t len)
+{
+	struct gx *x = ex->user;
+
+	(void)ctx;
+	if (x && x->call)
+		llm_response_data(x->call, data, len);
+}
+
+/* Usage as llm.h normalizes it (input counts cache reads and writes, output counts reasoning)
+ * back to how the price table's provider counts. */
+static int64_t cost_of(struct gx *x, const char *provider, const struct llm_info *in, bool *known)
+{
+	struct prices_quote q;
+	struct prices_usage u;
+	struct prices_cost c;
+	const char *model = in->model_served && in->model_served[0] ? in->model_served : x->model_sent;
+
+	*known = false;
+	if (!model[0] ||
+	    prices_lookup(x->t->prices, provider, model, time(NULL), &q) != PRICES_KNOWN)
+		return 0;
+	u.cached_input = in->usage.cached_input;
+	u.cache_write = in->usage.cache_write;
+	u.reasoning = in->usage.reasoning;
+	u.input = in->usage.input;
+	if (!q.acct.input_includes_cached)
+		u.input -= in->usage.input >= u.cached_input + u.cache_write
+				   ? u.cached_input + u.cache_write
+				   : in->usage.input;
+	u.output = in->usage.output;
+	if (!q.acct.output_includes_reasoning)
+		u.output -= in->usage.output >= u.reasoning ? u.reasoning : in->usage.output;
+	if (prices_cost(&q, &u, &c) < 0)
+		return 0;
+	*known = true;
+	return c.micro_usd;
+}
+
+static void on_response_end(void *ctx, struct http_exchange *ex, int reset)
+{
+	struct govern *g = ctx;
+	struct gx *x = ex->user;
+	const struct llm_info *in = NULL;
+	struct ilog_record r;
+	bool known = false;
+	int64_t cost = 0;
+
+	if (!x)
+		return;
+	ex->user = NULL;
+	if (x->call) {
+		llm_response_end(x->call, !reset);
+		in = llm_info(x->call);
+		cost = cost_of(x, ex->provider, in, &known);
+	}
+	if (x->resv.active) {
+		if (in && (in->has_usage || in->usage_estimated))
+			budget_settle(&x->resv, cost, time(NULL));
+		else
+			budget_release(&x->resv);
+	}
+	ilog_record_init(&r);
+	r.start_ms = x->start_unix_ms;
+	r.end_ms = unix_ms();
+	r.flow_id = ex->flow_id;
+	r.seq = ex->seq;
+	r.pid = ex->pid;
+	r.uid = ex->pid ? ex->uid : ILOG_UID_UNKNOWN;
+	r.http_status = ex->status;
+	r.key_state = !x->has_key ? ILOG_KEY_NONE
+				  : x->sanctioned ? ILOG_KEY_SANCTIONED : ILOG_KEY_SHADOW;
+	r.decision = x->decision;
+	r.rule_index = x->rule_index;
+	r.leaked_keys = x->scan.nleaks;
+	r.total_ms = r.end_ms - r.start_ms;
+	ilog_set(r.exe, sizeof(r.exe), ex->exe);
+	ilog_set(r.user, sizeof(r.user), ex->username);
+	ilog_set(r.provider, sizeof(r.provider), ex->provider);
+	{
+		size_t plen = strcspn(ex->path ? ex->path : "", "?");
+		char ep[ILOG_ENDPOINT_LEN];
+
+		snprintf(ep, sizeof(ep), "%.*s", (int)plen, ex->path ? ex->path : "");
+		ilog_set(r.endpoint, sizeof(r.endpoint), ep);
+	}
+	ilog_set(r.tags, sizeof(r.tags), x->tags);
+	if (x->has_key) {
+		ilog_set(r.key_fp, sizeof(r.key_fp), x->key.fp);
+		ilog_set(r.key_last4, sizeof(r.key_last4), x->key.last4);
+		ilog_set(r.key_format, sizeof(r.key_format), x->key.fmt->name);
+	}
+	ilog_set(r.rule_group, sizeof(r.rule_group), x->group);
+	ilog_set(r.rule_trace, sizeof(r.rule_trace), x->trace);
+	if (in) {
+		r.stream = in->stream;
+		r.estimated = in->usage_estimated;
+		r.tokens_in = (int64_t)in->usage.input;
+		r.tokens_out = (int64_t)in->usage.output;
+		r.tokens_cached = (int64_t)in->usage.cached_input;
+		r.tokens_cache_write = (int64_t)in->usage.cache_write;
+		r.tokens_reasoning = (int64_t)in->usage.reasoning;
+		r.bytes_down = in->response_bytes;
+		ilog_set(r.model_requested, sizeof(r.model_requested), nz(in->model_requested));
+		ilog_set(r.model_served, sizeof(r.model_served), nz(in->model_served));
+		if (!x->error[0] && in->error_type && in->error_type[0])
+			ilog_set(r.error, sizeof(r.error), in->error_type);
+	}
+	if (x->error[0])
+		ilog_set(r.error, sizeof(r.error), x->error);
+	else if (reset && !r.error[0])
+		ilog_set(r.error, sizeof(r.error), "reset");
+	r.price_known = known;
+	r.cost_micro = cost;
+	ilog_submit(g->log, &r, NULL);
+	atomic_fetch_add(&g->records, 1);
+	llm_call_free(x->call);
+	llm_reply_free(&x->reply);
+	llm_rewrite_free(&x->rw);
+	OPENSSL_cleanse(&x->scan, sizeof(x->scan));
+	tables_put(x->t);
+	free(x);
+}
+
+void govern_hook(struct govern *g, struct http_hook *out)
+{
+	*out = (struct http_hook){
+		.request_head = on_request_head,
+		.request_body = on_request_body,
+		.response_head = on_response_head,
+		.response_data = on_response_data,
+		.response_end = on_response_end,
+		.ctx = g,
+	};
+}
+
+json_t *govern_status(struct govern *g)
+{
+	struct ilog_stats ls;
+
+	ilog_stats(g->log, &ls);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:{s:I, s:I, s:I, s:I, s:b, s:s}}",
+			 "records", (json_int_t)atomic_load(&g->records), "blocked",
+			 (json_int_t)atomic_load(&g->blocked), "downgraded",
+			 (json_int_t)atomic_load(&g->downgraded), "budget_denied",
+			 (json_int_t)atomic_load(&g->budget_denied), "shadow_key_requests",
+			 (json_int_t)atomic_load(&g->shadow), "requests_with_leaked_keys",
+			 (json_int_t)atomic_load(&g->leaks), "policy", g->t->policy != NULL,
+			 "budgets", g->budget != NULL, "log", "written", (json_int_t)ls.written,
+			 "dropped_queue_full", (json_int_t)ls.dropped_queue_full, "dropped_disk",
+			 (json_int_t)ls.dropped_disk, "write_errors", (json_int_t)ls.write_errors,
+			 "failing", ls.failing, "last_error", ls.last_error);
+}
+
+json_t *govern_budgets_json(struct govern *g)
+{
+	struct budget_row *rows = NULL;
+	size_t n = 0;
+	json_t *j;
+
+	if (!g->budget)
+		return json_array();
+	if (budget_list(g->budget, time(NULL), &rows, &n) < 0)
+		return NULL;
+	j = budget_rows_to_json(rows, n);
+	free(rows);
+	return j;
+}
