@@ -82,11 +82,20 @@ static void on_request_end(void *ctx, int32_t sid)
 		exch_req_end(ex);
 }
 
+/* The stream is already gone from h2conn when its reset is reported: find it in our list. */
+static struct exch *exch_by_sid(struct mitm *m, int32_t sid)
+{
+	for (struct exch *ex = m->xh; ex; ex = ex->fnext)
+		if (ex->fsid == sid)
+			return ex;
+	return NULL;
+}
+
 static void on_stream_reset(void *ctx, int32_t sid, uint32_t code)
 {
 	struct conn *c = ctx;
 	struct mitm *m = c->mitm;
-	struct exch *ex = stream_exch(m, sid);
+	struct exch *ex = exch_by_sid(m, sid);
 
 	if (!ex)
 		return;

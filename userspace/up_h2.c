@@ -75,10 +75,19 @@ static void on_response_end(void *ctx, int32_t sid)
 	upconn_detach(u, ex);
 }
 
+/* The stream is already gone from h2conn when its reset is reported: find it in our list. */
+static struct exch *exch_by_sid(struct upconn *u, int32_t sid)
+{
+	for (struct exch *ex = u->xh; ex; ex = ex->unext)
+		if (ex->usid == sid)
+			return ex;
+	return NULL;
+}
+
 static void on_stream_reset(void *ctx, int32_t sid, uint32_t code)
 {
 	struct upconn *u = ctx;
-	struct exch *ex = stream_exch(u, sid);
+	struct exch *ex = exch_by_sid(u, sid);
 	char text[128];
 
 	if (!ex)

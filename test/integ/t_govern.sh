@@ -1,0 +1,159 @@
+#!/bin/bash
+# Provider awareness, keys, the intercept log, policy and budgets through the real interception:
+# the official SDKs (openai, @anthropic-ai/sdk, @google/genai) run unmodified against the
+# simulated providers with the corporate CA trusted via NODE_EXTRA_CA_CERTS, and every request
+# leaves one record whose tokens and model match what the SDK reported. Keys are fingerprinted
+# and classified (never stored raw), the policy blocks and downgrades in each provider's own
+# error shape, a budget refuses with 429 once spent, and records survive kill -9.
+set -u -o pipefail
+source "$(dirname "$0")/lib.sh"
+integ_setup
+source "$(dirname "$0")/agent.sh"
+R=$MLX_RUN
+"$MLX_REPO/scripts/npm-deps.sh" || not_ok "npm packages for the SDK clients"
+
+make_corp_ca "$R/corp" || not_ok "corporate CA"
+CLIENTS=$R/corp/clients.pem
+G=$MLX_LIB_DIR/govern
+mlx_agent_conf "$R/agent.conf" "ca_cert = $R/corp/ca.crt" "ca_key = $R/corp/ca.key" \
+	"upstream_ca_file = $MLX_TEST_CA" "policy = $G/policy.json" "budgets = $G/budgets.json" \
+	"tags = env=test,site=lab"
+agent_start agent "$R/agent.conf" || integ_finish
+wait_for "targets learned" 5 grep -q "target learned provider=anthropic" "$R/agent.log"
+DB=$R/state/intercept.db
+CL=$MLX_LIB_DIR/clients
+# A key of OpenAI's project format, made up; the test greps for it everywhere afterwards.
+KEY="sk-proj-$(head -c 60 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 48)Zq7"
+AKEY="sk-ant-api03-$(head -c 90 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 80)xY9"
+sdk() {	# <name> <openai|anthropic|gemini> <args...>: the SDK's JSON line in $R/NAME.json
+	local name=$1 prog=$2
+	shift 2
+	NODE_EXTRA_CA_CERTS=$CLIENTS in_client node "$CL/sdk_$prog.mjs" "$@" >"$R/$name.json" 2>"$R/$name.err"
+}
+jf() { "$MLX_PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$R/$1.json" 2>&1; }
+# The newest record (JSON) of the log, after the agent committed what it has.
+last_rec() {
+	local n=$1
+	wait_for "record $n written" 5 sh -c "[ \$('$CTL' -c '$R/agent.conf' log --json -n 1000 | wc -l) -ge $n ]"
+	"$CTL" -c "$R/agent.conf" log --json -n 1 >"$R/rec.json"
+}
+rf() { "$MLX_PY" -c "import json,sys; d=json.loads(open(sys.argv[1]).read()); print($1)" "$R/rec.json" 2>&1; }
+NREC=0
+next() { NREC=$((NREC + 1)); last_rec "$NREC"; }
+
+# --- OpenAI chat, non-streaming: the record matches the SDK ------------------------------------
+sdk oa openai --key "$KEY" --model gpt-4o --prompt "Say hello to the auditors."
+assert_eq "openai SDK through interception succeeds" True "$(jf oa 'd["ok"]')"
+next
+assert_eq "record: provider, endpoint, requested and served model" \
+	"openai /v1/chat/completions gpt-4o $(jf oa 'd["model"]')" \
+	"$(rf 'd["provider"], d["endpoint"], d["model_requested"], d["model_served"]')"
+assert_eq "record: tokens equal the SDK's usage" "$(jf oa 'd["usage"]["prompt_tokens"], d["usage"]["completion_tokens"]')" \
+	"$(rf 'd["tokens"]["in"], d["tokens"]["out"]')"
+assert_eq "record: priced (micro-dollars), not estimated, HTTP 200" "True False 200" \
+	"$(rf 'd["cost_micro"] > 0 and d["price_known"], d["estimated"], d["http_status"]')"
+assert_eq "record: who (exe, user) and host tags" "node root env=test,site=lab" \
+	"$(rf 'd["exe"].split("/")[-1], d["user"], d["tags"]')"
+assert_eq "record: key fingerprint (64 hex), last 4, format, shadow" "64 ${KEY: -4} openai-project shadow" \
+	"$(rf 'len(d["key"]["fingerprint"]), d["key"]["last4"], d["key"]["format"], d["key"]["state"]')"
+FP=$(rf 'd["key"]["fingerprint"]')
+
+# --- streaming, each SDK --------------------------------------------------------------------------
+sdk oas openai --key "$KEY" --model gpt-4o --stream --prompt "Stream to me."
+next
+assert_eq "openai stream: tokens from the final usage chunk = SDK" "$(jf oas 'd["usage"]["prompt_tokens"], d["usage"]["completion_tokens"]')" \
+	"$(rf 'd["tokens"]["in"], d["tokens"]["out"]')"
+assert_eq "...stream flag" True "$(rf 'd["stream"]')"
+sdk ans anthropic --key "$AKEY" --model claude-sonnet-4-5 --stream --prompt "Stream, Claude."
+assert_eq "anthropic SDK stream through interception succeeds" True "$(jf ans 'd["ok"]')"
+next
+assert_eq "anthropic stream: input/output = SDK (message_start + message_delta)" \
+	"$(jf ans 'd["usage"]["input_tokens"], d["usage"]["output_tokens"]')" "$(rf 'd["tokens"]["in"], d["tokens"]["out"]')"
+assert_eq "...key classified" "anthropic-api shadow" "$(rf 'd["key"]["format"], d["key"]["state"]')"
+sdk gms gemini --model gemini-2.5-flash --stream --prompt "Stream, Gemini."
+assert_eq "gemini SDK stream through interception succeeds" True "$(jf gms 'd["ok"]')"
+next
+assert_eq "gemini stream: usageMetadata = SDK" \
+	"$(jf gms 'd["usage"]["promptTokenCount"], d["usage"]["candidatesTokenCount"]')" "$(rf 'd["tokens"]["in"], d["tokens"]["out"]')"
+assert_eq "...provider and model" "gemini gemini-2.5-flash" "$(rf 'd["provider"], d["model_requested"]')"
+
+# --- a stream cut before its usage is estimated -------------------------------------------------
+sdk cut openai --key "$KEY" --model gpt-4o --stream --sim cut=2
+next
+assert_eq "stream cut before usage: record marked estimated, tokens > 0" "True True" \
+	"$(rf 'd["estimated"], d["tokens"]["out"] > 0')"
+
+# --- a provider key pasted in a prompt ---------------------------------------------------------
+sdk leak openai --key "$KEY" --prompt "my other key is $AKEY please keep it"
+next
+assert_eq "key leaked inside the prompt is flagged" 1 "$(rf 'd["leaked_keys"]')"
+
+# --- policy: block, downgrade, sanctioned-only -------------------------------------------------
+sdk blk openai --key "$KEY" --header "X-Modelux-Tags: team=blocked"
+assert_eq "blocked: the SDK raises its own error class with our reason" \
+	"PermissionDeniedError 403 True" "$(jf blk 'd["error"]["class"], d["error"]["status"], "team blocked in this test" in d["error"]["message"]')"
+next
+assert_eq "...recorded as block with the rule and group" "block 0 @blocked" "$(rf 'd["decision"], d["rule"]["index"], d["rule"]["group"]')"
+sdk ablk anthropic --key "$AKEY" --header "X-Modelux-Tags: team=blocked"
+assert_eq "blocked, Anthropic: its SDK's error class" "PermissionDeniedError 403" "$(jf ablk 'd["error"]["class"], d["error"]["status"]')"
+next
+sdk dg openai --key "$KEY" --model gpt-4o --header "X-Modelux-Tags: team=cheap"
+assert_eq "downgrade: the provider served the cheaper model" True "$(jf dg 'd["ok"] and d["model"].startswith("gpt-4o-mini")')"
+next
+assert_eq "...recorded: requested gpt-4o, downgraded" "gpt-4o downgrade @cheap" "$(rf 'd["model_requested"], d["decision"], d["rule"]["group"]')"
+check_fails "X-Modelux-Tags never reaches the provider" grep -qi "x-modelux-tags" "$MLX_SERVER_LOG"
+sdk strict openai --key "$KEY" --header "X-Modelux-Tags: team=strict"
+assert_eq "shadow key where the policy requires a sanctioned one: refused" 403 "$(jf strict 'd["error"]["status"]')"
+next
+out=$("$CTL" -c "$R/agent.conf" keys sanction "$FP" openai "test key" 2>&1)
+assert_contains "modeluxctl keys sanction" "$out" "sanctioned $FP"
+sdk strict2 openai --key "$KEY" --header "X-Modelux-Tags: team=strict"
+assert_eq "...once sanctioned (agent reloaded), the same request passes" True "$(jf strict2 'd["ok"]')"
+next
+assert_eq "...and the record says sanctioned" sanctioned "$(rf 'd["key"]["state"]')"
+
+# --- budget ------------------------------------------------------------------------------------
+for i in 1 2 3 4 5 6 7 8; do
+	sdk "b$i" openai --key "$KEY" --model gpt-4o --max-tokens 50 --header "X-Modelux-Tags: team=tight"
+	next
+done
+assert_eq "budget: the first request within the cap passes" True "$(jf b1 'd["ok"]')"
+assert_eq "budget: once the cap is reached, 429 in OpenAI's shape (RateLimitError, no retry)" \
+	"RateLimitError 429 True" "$(jf b8 'd["error"]["class"], d["error"]["status"], "budget exceeded" in d["error"]["message"]')"
+out=$("$CTL" -c "$R/agent.conf" budgets --json)
+assert_eq "modeluxctl budgets: spend never above the cap" True \
+	"$("$MLX_PY" -c 'import json,sys; b=json.loads(sys.argv[1])["budgets"][0]; print(b["spent_micro"] <= b["cap_micro"] and b["spent_micro"] > 0)' "$out" 2>&1)"
+
+# --- inventory, log, prices ----------------------------------------------------------------------
+out=$("$CTL" -c "$R/agent.conf" keys --json)
+assert_eq "modeluxctl keys: the OpenAI key with its use and the executable" "True True" \
+	"$("$MLX_PY" -c '
+import json, sys
+ks = {k["fingerprint"]: k for k in json.loads(sys.argv[1])}
+k = ks[sys.argv[2]]
+print(k["requests"] >= 10, any(u["exe"].endswith("node") for u in k["used_by"]))' "$out" "$FP" 2>&1)"
+out=$("$CTL" -c "$R/agent.conf" log -n 3 --provider anthropic)
+assert_contains "modeluxctl log filters by provider" "$out" "claude-sonnet-4-5"
+out=$("$CTL" -c "$R/agent.conf" prices)
+assert_contains "modeluxctl prices shows the table in use" "$out" "gpt-4o"
+
+# --- curl and Python through the same path ------------------------------------------------------
+out=$(in_client curl -sS --cacert "$CLIENTS" https://api.openai.com/v1/chat/completions -H "Authorization: Bearer $KEY" \
+	-H 'Content-Type: application/json' -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}')
+assert_contains "curl through interception" "$out" '"usage"'
+next
+assert_eq "...recorded" "gpt-4o-mini curl" "$(rf 'd["model_requested"], d["exe"].split("/")[-1]')"
+
+# --- the raw keys are nowhere the agent wrote -----------------------------------------------------
+found=$(grep -rl -e "$KEY" -e "$AKEY" "$R/state" "$R/agent.log" 2>/dev/null)
+assert_eq "raw API keys never on disk or in the agent's log (state dir, SQLite + WAL, log)" "" "$found"
+
+# --- kill -9: committed records survive -------------------------------------------------------------
+n=$("$CTL" -c "$R/agent.conf" log --json -n 100000 | wc -l)
+sdk k1 openai --key "$KEY" --prompt "last before the crash"
+sleep 0.3
+kill -9 "$(bg_pid agent)"
+sleep 0.2
+n2=$("$CTL" -c "$R/agent.conf" log --json -n 100000 | wc -l)
+assert_eq "kill -9 300 ms after a request: its record is on disk" "$((n + 1))" "$n2"
+integ_finish
