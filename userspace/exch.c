@@ -301,6 +301,9 @@ static void exch_finish(struct exch *ex, struct agent *ag, uint64_t flow_id)
 	const char *path = ex->req.path ? ex->req.path : "";
 	size_t plen = strcspn(path, "?");
 
+	ex->hx.ttfb_ms = ex->ttfb_ms;
+	ex->hx.req_body_bytes = ex->req_bytes;
+	ex->hx.resp_body_bytes = ex->resp_bytes;
 	if (ag && ag->hook.response_end)
 		ag->hook.response_end(ag->hook.ctx, &ex->hx, reset);
 	log_info("http id=%llu.%llu proto=%s method=%s path=%.*s%s status=%d req_bytes=%llu "

@@ -571,6 +571,9 @@ static void on_response_end(void *ctx, struct http_exchange *ex, int reset)
 	r.rule_index = x->rule_index;
 	r.leaked_keys = x->scan.nleaks;
 	r.total_ms = r.end_ms - r.start_ms;
+	r.ttfb_ms = ex->ttfb_ms >= 0 ? ex->ttfb_ms : ILOG_UNKNOWN_MS;
+	r.bytes_up = ex->req_body_bytes;
+	r.bytes_down = ex->resp_body_bytes;
 	ilog_set(r.exe, sizeof(r.exe), ex->exe);
 	ilog_set(r.user, sizeof(r.user), ex->username);
 	ilog_set(r.provider, sizeof(r.provider), ex->provider);
@@ -597,7 +600,6 @@ static void on_response_end(void *ctx, struct http_exchange *ex, int reset)
 		r.tokens_cached = (int64_t)in->usage.cached_input;
 		r.tokens_cache_write = (int64_t)in->usage.cache_write;
 		r.tokens_reasoning = (int64_t)in->usage.reasoning;
-		r.bytes_down = in->response_bytes;
 		ilog_set(r.model_requested, sizeof(r.model_requested), nz(in->model_requested));
 		ilog_set(r.model_served, sizeof(r.model_served), nz(in->model_served));
 		if (!x->error[0] && in->error_type && in->error_type[0])

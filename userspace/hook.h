@@ -33,6 +33,9 @@ struct http_exchange {
 	/* who: from the kernel's record of the connecting process */
 	uint32_t pid, uid;
 	const char *exe, *username;
+	/* filled before response_end */
+	int64_t ttfb_ms;         /* request start to response head, -1 when none came */
+	uint64_t req_body_bytes, resp_body_bytes;
 	void *user;              /* the hook's per-exchange state */
 };
 

@@ -37,7 +37,7 @@ last_rec() {
 	wait_for "record $n written" 5 sh -c "[ \$('$CTL' -c '$R/agent.conf' log --json -n 1000 | wc -l) -ge $n ]"
 	"$CTL" -c "$R/agent.conf" log --json -n 1 >"$R/rec.json"
 }
-rf() { "$MLX_PY" -c "import json,sys; d=json.loads(open(sys.argv[1]).read()); print($1)" "$R/rec.json" 2>&1; }
+rf() { "$MLX_PY" -c "import json,sys; d=json.loads(open(sys.argv[1]).read()); print($1)" "$R/rec.json" "${@:2}" 2>&1; }
 NREC=0
 next() { NREC=$((NREC + 1)); last_rec "$NREC"; }
 
@@ -143,6 +143,32 @@ out=$(in_client curl -sS --cacert "$CLIENTS" https://api.openai.com/v1/chat/comp
 assert_contains "curl through interception" "$out" '"usage"'
 next
 assert_eq "...recorded" "gpt-4o-mini curl" "$(rf 'd["model_requested"], d["exe"].split("/")[-1]')"
+
+out=$(in_client "$MLX_PY" -c '
+import requests, sys
+r = requests.post("https://api.anthropic.com/v1/messages", verify=sys.argv[1], timeout=10,
+    headers={"x-api-key": sys.argv[2], "anthropic-version": "2023-06-01"},
+    json={"model": "claude-haiku-4-5", "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]})
+print(r.status_code, r.json()["usage"]["output_tokens"])' "$CLIENTS" "$AKEY" 2>&1)
+assert_match "python requests (x-api-key) through interception" "$out" "^200 [0-9]+$"
+next
+assert_eq "...recorded with its tokens, TTFB and bytes" "True True True" \
+	"$(rf 'd["tokens"]["out"] == int(sys.argv[2]), d["ttfb_ms"] is not None, d["bytes_down"] > 0' "${out#200 }")"
+sdk gblk gemini --header "X-Modelux-Tags: team=blocked"
+assert_eq "blocked, Gemini: its SDK's ApiError with status 403" "403 True" \
+	"$(jf gblk 'd["error"]["status"], "team blocked" in d["error"]["message"]')"
+next
+
+# --- a bad policy on reload is refused; the running one stays --------------------------------------
+cp "$MLX_LIB_DIR/govern/policy.json" "$R/policy.json"
+sed -i "s|^policy = .*|policy = $R/policy.json|" "$R/agent.conf"
+"$CTL" -s "$R/agent.sock" reload >/dev/null
+sed -i 's/tags.team == .blocked./tags.teem == 1 +/' "$R/policy.json"
+out=$("$CTL" -s "$R/agent.sock" reload 2>&1)
+assert_match "bad policy on reload: rejected with file:line:col" "$out" "policy.json:[0-9]+:[0-9]+: rules\[0\]"
+sdk blk2 openai --key "$KEY" --header "X-Modelux-Tags: team=blocked"
+assert_eq "...and the previous policy still blocks" 403 "$(jf blk2 'd["error"]["status"]')"
+next
 
 # --- the raw keys are nowhere the agent wrote -----------------------------------------------------
 found=$(grep -rl -e "$KEY" -e "$AKEY" "$R/state" "$R/agent.log" 2>/dev/null)
