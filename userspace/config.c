@@ -514,6 +514,22 @@ static bool set_tags(struct parser *p, const struct key_def *d, const char *v, s
 	return true;
 }
 
+/* A list of names "a,b" of [A-Za-z0-9_.:/-]. */
+static bool set_names(struct parser *p, const struct key_def *d, const char *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char k = v[i];
+		bool ok = (k >= 'a' && k <= 'z') || (k >= 'A' && k <= 'Z') || (k >= '0' && k <= '9') ||
+			  (k && strchr("_.:/-,", k));
+
+		if (!ok)
+			return fail(p, v + i, "invalid %s: character %s not allowed in a name",
+				    d->name, quote(p, v + i, 1));
+	}
+	store_str(p, d, v, n);
+	return true;
+}
+
 /* The scope is relative to the cgroup2 mount; "." and ".." components could only make it mean
  * something else than it says (or climb out of the mount), so they are refused. */
 static bool set_scope(struct parser *p, const struct key_def *d, const char *v, size_t n)
@@ -633,6 +649,8 @@ static const struct key_def key_defs[] = {
 	{ "policy", set_opt_path, FIELD(policy), 0, 0 },
 	{ "budgets", set_opt_path, FIELD(budgets), 0, 0 },
 	{ "tags", set_tags, FIELD(tags), 0, 0 },
+	{ "payload_projects", set_names, FIELD(payload_projects), 0, 0 },
+	{ "payload_cap", set_uint, FIELD(payload_cap), 0, 1048576 },
 };
 
 _Static_assert(ARRAY_SIZE(key_defs) <= ARRAY_SIZE(((struct parser *)0)->key_line),
@@ -1107,6 +1125,7 @@ void config_defaults(struct mlx_config *cfg)
 	copy_str(cfg->state_dir, sizeof(cfg->state_dir), "/var/lib/modelux");
 	cfg->intercept = true;
 	cfg->upstream_h2 = true;
+	cfg->payload_cap = 65536;
 	/* This function cannot report failure; on OOM the provider list is left empty, which
 	 * config_parse() detects and reports. */
 	if (!add_builtin_providers(cfg)) {

@@ -49,6 +49,8 @@ struct mlx_config {
 	char policy[256];          /* policy file; "" = none: everything is allowed */
 	char budgets[256];         /* budgets file; "" = none */
 	char tags[512];            /* host tags "k=v,k=v" */
+	char payload_projects[256]; /* projects (tag project) whose payloads are kept "a,b" */
+	unsigned payload_cap;      /* bytes kept per side of a retained payload */
 	char ca_cert[256];             /* corporate CA certificate; "" = <state_dir>/ca/ca.crt */
 	char ca_key[256];              /* its private key, read only by the signer; "" = <state_dir>/ca/ca.key */
 	char upstream_ca_file[256];    /* trust for provider certificates; "" = system store */

@@ -85,6 +85,7 @@ static int cmd_log(const struct mlx_config *cfg, int argc, char **argv)
 	f.user = opt_value(argc, argv, "--user");
 	f.exe = opt_value(argc, argv, "--exe");
 	f.decision = opt_value(argc, argv, "--decision");
+	f.with_payload = has_flag(argc, argv, "--payload");
 	f.limit = 50;
 	if ((v = opt_value(argc, argv, "-n")))
 		f.limit = (uint32_t)strtoul(v, NULL, 10);

@@ -35,6 +35,8 @@ struct gov_tables {
 	struct keyreg *keys;
 	struct policy *policy; /* NULL: no policy, everything allowed */
 	char host_tags[512];
+	char payload_projects[256]; /* ",a,b," for a quick membership test */
+	size_t payload_cap;
 };
 
 struct govern {
@@ -45,6 +47,7 @@ struct govern {
 	struct budget *budget; /* NULL: no budgets */
 	char hostname[128];
 	char keys_path[512];
+	bool fail_closed; /* refuse requests while the log cannot be written */
 	atomic_uint_fast64_t records, blocked, downgraded, budget_denied, shadow, leaks;
 };
 
@@ -69,6 +72,10 @@ struct gx {
 	char error[ILOG_ERROR_LEN];
 	struct llm_reply reply; /* a local answer's body lives until the exchange ends */
 	struct llm_rewrite rw;
+	/* payload retention (projects listed in payload_projects) */
+	bool keep_payload;
+	char *req_payload, *resp_payload;
+	size_t req_payload_len, resp_payload_len, req_payload_total, resp_payload_total;
 };
 
 static struct gov_tables *tables_get(struct govern *g)
@@ -128,6 +135,8 @@ static struct gov_tables *tables_load(const struct mlx_config *cfg, const char *
 			goto fail;
 	}
 	snprintf(t->host_tags, sizeof(t->host_tags), "%s", cfg->tags);
+	snprintf(t->payload_projects, sizeof(t->payload_projects), ",%s,", cfg->payload_projects);
+	t->payload_cap = cfg->payload_cap;
 	return t;
 fail:
 	tables_put(t);
@@ -160,6 +169,7 @@ struct govern *govern_new(const struct mlx_config *cfg, char *err, size_t errlen
 		return NULL;
 	}
 	pthread_mutex_init(&g->lock, NULL);
+	g->fail_closed = cfg->fail_closed;
 	gethostname(g->hostname, sizeof(g->hostname) - 1);
 	path_or(path, sizeof(path), cfg->fleet_secret, cfg->state_dir, "fleet.key");
 	if (apikey_secret_load_or_create(path, g->secret, err, errlen) < 0)
@@ -282,6 +292,9 @@ static const char *tag_value(const struct gx *x, const char *name)
 
 /* ---- hook --------------------------------------------------------------------------------- */
 
+static enum hook_verdict refuse(struct gx *x, int status, const char *code, const char *msg,
+				struct hook_answer *ans);
+
 static enum hook_verdict on_request_head(void *ctx, struct http_exchange *ex,
 					 struct hook_answer *ans)
 {
@@ -311,7 +324,26 @@ static enum hook_verdict on_request_head(void *ctx, struct http_exchange *ex,
 		if (strcasecmp(ex->fields[i].name, "x-modelux-tags") == 0)
 			tags_add(x, ex->fields[i].value, ex->fields[i].value_len);
 	tags_render(x);
-	(void)ans;
+	{
+		const char *proj = tag_value(x, "project");
+		char probe[ILOG_TAGS_LEN + 2];
+
+		snprintf(probe, sizeof(probe), ",%s,", proj ? proj : "");
+		x->keep_payload = proj && proj[0] && strstr(x->t->payload_projects, probe);
+	}
+	if (g->fail_closed) {
+		struct ilog_stats ls;
+
+		ilog_stats(g->log, &ls);
+		if (ls.failing) {
+			/* Fail-closed: nothing leaves unrecorded. */
+			snprintf(x->error, sizeof(x->error), "log_unavailable");
+			return refuse(x, 503, "log_unavailable",
+				      "modelux: the intercept log cannot be written; requests are "
+				      "refused until it can (fail-closed)",
+				      ans);
+		}
+	}
 	/* Bodies carry the model and the prompt: decide once the whole request is here. */
 	if (strcmp(ex->method, "POST") == 0 || strcmp(ex->method, "PUT") == 0)
 		return HOOK_HOLD;
@@ -439,6 +471,16 @@ static enum hook_verdict on_request_body(void *ctx, struct http_exchange *ex, co
 		in = llm_info(x->call);
 	}
 	apikey_scan_text(&x->scan, x->g->secret, body, len);
+	if (x->keep_payload && len) {
+		size_t k = len < x->t->payload_cap ? len : x->t->payload_cap;
+
+		x->req_payload = malloc(k);
+		if (x->req_payload) {
+			memcpy(x->req_payload, body, k);
+			x->req_payload_len = k;
+		}
+		x->req_payload_total = len;
+	}
 	if (x->scan.nleaks)
 		atomic_fetch_add(&x->g->leaks, 1);
 	model = model_of(in);
@@ -502,6 +544,17 @@ static void on_response_data(void *ctx, struct http_exchange *ex, const char *da
 	(void)ctx;
 	if (x && x->call)
 		llm_response_data(x->call, data, len);
+	if (x && x->keep_payload) {
+		size_t room = x->t->payload_cap - x->resp_payload_len, k = len < room ? len : room;
+
+		if (k && !x->resp_payload)
+			x->resp_payload = malloc(x->t->payload_cap);
+		if (k && x->resp_payload) {
+			memcpy(x->resp_payload + x->resp_payload_len, data, k);
+			x->resp_payload_len += k;
+		}
+		x->resp_payload_total += len;
+	}
 }
 
 /* Usage as llm.h normalizes it (input counts cache reads and writes, output counts reasoning)
@@ -611,7 +664,16 @@ static void on_response_end(void *ctx, struct http_exchange *ex, int reset)
 		ilog_set(r.error, sizeof(r.error), "reset");
 	r.price_known = known;
 	r.cost_micro = cost;
-	ilog_submit(g->log, &r, NULL);
+	if (x->keep_payload) {
+		struct ilog_payload pl = { x->req_payload, x->req_payload_len, x->resp_payload,
+					   x->resp_payload_len, x->t->payload_cap };
+
+		ilog_submit(g->log, &r, &pl);
+	} else {
+		ilog_submit(g->log, &r, NULL);
+	}
+	free(x->req_payload);
+	free(x->resp_payload);
 	atomic_fetch_add(&g->records, 1);
 	llm_call_free(x->call);
 	llm_reply_free(&x->reply);

@@ -20,7 +20,7 @@ static void usage(FILE *f)
 		   "  reload            re-read the agent's configuration (like SIGHUP)\n"
 		   "  detach            remove pinned (fail-closed) programs left by a stopped agent\n"
 		   "  log [--json] [-n N] [--provider P] [--model M] [--key FP] [--user U] [--exe E]\n"
-		   "      [--decision D] [--since SECONDS]   the intercept log, newest N (default 50)\n"
+		   "      [--decision D] [--since SECONDS] [--payload]   the intercept log, newest N\n"
 		   "  keys [--json] [--provider P] [--state sanctioned|shadow]   API-key inventory\n"
 		   "  keys sanction FINGERPRINT [PROVIDER [LABEL]] | keys revoke FINGERPRINT\n"
 		   "  prices [--json]   the price table in use\n"

@@ -15,12 +15,13 @@ R=$MLX_RUN
 make_corp_ca "$R/corp" || not_ok "corporate CA"
 CLIENTS=$R/corp/clients.pem
 G=$MLX_LIB_DIR/govern
+# The log on a small file system of its own, to fill it later.
+mkdir -p "$R/logfs" && mount -t tmpfs -o size=4m tmpfs "$R/logfs" || not_ok "tmpfs for the log"
 mlx_agent_conf "$R/agent.conf" "ca_cert = $R/corp/ca.crt" "ca_key = $R/corp/ca.key" \
 	"upstream_ca_file = $MLX_TEST_CA" "policy = $G/policy.json" "budgets = $G/budgets.json" \
-	"tags = env=test,site=lab"
+	"tags = env=test,site=lab" "log_db = $R/logfs/intercept.db" "payload_projects = kb"
 agent_start agent "$R/agent.conf" || integ_finish
 wait_for "targets learned" 5 grep -q "target learned provider=anthropic" "$R/agent.log"
-DB=$R/state/intercept.db
 CL=$MLX_LIB_DIR/clients
 # A key of OpenAI's project format, made up; the test greps for it everywhere afterwards.
 KEY="sk-proj-$(head -c 60 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 48)Zq7"
@@ -170,9 +171,38 @@ sdk blk2 openai --key "$KEY" --header "X-Modelux-Tags: team=blocked"
 assert_eq "...and the previous policy still blocks" 403 "$(jf blk2 'd["error"]["status"]')"
 next
 
+# --- payload retention, per project ---------------------------------------------------------------
+sdk pl openai --key "$KEY" --header "X-Modelux-Tags: project=kb" --prompt "keep this prompt please"
+next
+out=$("$CTL" -c "$R/agent.conf" log --json -n 2 --payload)
+assert_eq "payload kept for project kb (request and response), not for the request before" "False True True" \
+	"$("$MLX_PY" -c '
+import json, sys
+a, b = [json.loads(l) for l in sys.argv[1].splitlines()]
+p = b.get("payload") or {}
+print(a.get("payload") is not None, "keep this prompt please" in str(p.get("request")), "chat.completion" in str(p.get("response")))' "$out" 2>&1)"
+
 # --- the raw keys are nowhere the agent wrote -----------------------------------------------------
-found=$(grep -rl -e "$KEY" -e "$AKEY" "$R/state" "$R/agent.log" 2>/dev/null)
+found=$(grep -rl -e "$KEY" -e "$AKEY" "$R/state" "$R/logfs" "$R/agent.log" 2>/dev/null)
 assert_eq "raw API keys never on disk or in the agent's log (state dir, SQLite + WAL, log)" "" "$found"
+
+# --- disk full: drops counted, traffic keeps flowing, recovery when space returns ---------------
+glog() { "$CTL" -c "$R/agent.conf" status --json | "$MLX_PY" -c "import json,sys; g=json.load(sys.stdin)['governance']['log']; print($1)"; }
+log_failing() { [ "$(glog 'g["failing"] and g["write_errors"] > 0')" = True ]; }
+log_healthy() { [ "$(glog 'not g["failing"]')" = True ]; }
+free_kb=$(df -k --output=avail "$R/logfs" | tail -1)
+head -c $(((free_kb - 48) * 1024)) /dev/zero >"$R/logfs/filler" 2>/dev/null
+w0=$(glog 'g["written"]')
+in_client h2load -n 1500 -c 4 --h1 "https://$MLX_HOST_OPENAI/hello" >"$R/h2load.txt" 2>&1
+wait_for "log full: the agent says so (failing, write errors counted)" 10 log_failing
+assert_contains "...the error is clear" "$(glog 'g["last_error"]')" "full"
+assert_contains "...while traffic keeps flowing" "$(in_client curl -sS --cacert "$CLIENTS" "https://$MLX_HOST_OPENAI/hello")" "hello"
+rm -f "$R/logfs/filler"
+wait_for "space back: the log recovers without a restart" 15 log_healthy
+out=$(glog 'g["written"] - '"$w0"', g["dropped_queue_full"] + g["dropped_disk"]')
+read -r nw nd <<<"$out"
+note "during the outage: $nw records written after recovery, $nd dropped (counted)"
+check "...every request of the outage is accounted for: written or counted as dropped" test "$((nw + nd))" -ge 1500
 
 # --- kill -9: committed records survive -------------------------------------------------------------
 n=$("$CTL" -c "$R/agent.conf" log --json -n 100000 | wc -l)
@@ -182,4 +212,5 @@ kill -9 "$(bg_pid agent)"
 sleep 0.2
 n2=$("$CTL" -c "$R/agent.conf" log --json -n 100000 | wc -l)
 assert_eq "kill -9 300 ms after a request: its record is on disk" "$((n + 1))" "$n2"
+umount "$R/logfs"
 integ_finish
