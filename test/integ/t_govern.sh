@@ -78,6 +78,15 @@ assert_eq "gemini stream: usageMetadata = SDK" \
 	"$(jf gms 'd["usage"]["promptTokenCount"], d["usage"]["candidatesTokenCount"]')" "$(rf 'd["tokens"]["in"], d["tokens"]["out"]')"
 assert_eq "...provider and model" "gemini gemini-2.5-flash" "$(rf 'd["provider"], d["model_requested"]')"
 
+sdk an anthropic --key "$AKEY" --model claude-haiku-4-5 --prompt "Plain, Claude."
+next
+assert_eq "anthropic non-streaming: record = SDK usage and served model" \
+	"$(jf an 'd["usage"]["input_tokens"], d["usage"]["output_tokens"], d["model"]')" "$(rf 'd["tokens"]["in"], d["tokens"]["out"], d["model_served"]')"
+sdk gm gemini --model gemini-2.5-pro --prompt "Plain, Gemini."
+next
+assert_eq "gemini non-streaming: record = SDK usageMetadata" \
+	"$(jf gm 'd["usage"]["promptTokenCount"], d["usage"]["candidatesTokenCount"]')" "$(rf 'd["tokens"]["in"], d["tokens"]["out"]')"
+
 # --- a stream cut before its usage is estimated -------------------------------------------------
 sdk cut openai --key "$KEY" --model gpt-4o --stream --sim cut=2
 next
