@@ -132,7 +132,28 @@ assert_eq "budget: once the cap is reached, 429 in OpenAI's shape (RateLimitErro
 	"RateLimitError 429 True" "$(jf b8 'd["error"]["class"], d["error"]["status"], "budget exceeded" in d["error"]["message"]')"
 out=$("$CTL" -c "$R/agent.conf" budgets --json)
 assert_eq "modeluxctl budgets: spend never above the cap" True \
-	"$("$MLX_PY" -c 'import json,sys; b=json.loads(sys.argv[1])["budgets"][0]; print(b["spent_micro"] <= b["cap_micro"] and b["spent_micro"] > 0)' "$out" 2>&1)"
+	"$("$MLX_PY" -c 'import json,sys; b=[x for x in json.loads(sys.argv[1])["budgets"] if x["name"] == "tight-monthly"][0]; print(b["spent_micro"] <= b["cap_micro"] and b["spent_micro"] > 0)' "$out" 2>&1)"
+
+# Concurrency: 10 requests in flight at once (the provider answers after 3 s) against a cap that
+# fits the maximum cost of exactly 4 (gpt-4o, 1000 max tokens: about $0.0100 each; cap $0.045).
+pids=()
+for i in 0 1 2 3 4 5 6 7 8 9; do
+	sdk "c$i" openai --key "$KEY" --model gpt-4o --max-tokens 1000 --prompt "concurrent" \
+		--header "X-Modelux-Tags: project=conc" --sim ttfb=3000 &
+	pids+=($!)
+done
+wait "${pids[@]}"
+ok=0 limited=0
+for i in 0 1 2 3 4 5 6 7 8 9; do
+	[ "$(jf "c$i" 'd["ok"]')" = True ] && ok=$((ok + 1))
+	[ "$(jf "c$i" 'd.get("error", {}).get("status")')" = 429 ] && limited=$((limited + 1))
+done
+assert_eq "budget under concurrency: exactly the 4 that fit pass, the 6 others get 429" "4 6" "$ok $limited"
+NREC=$((NREC + 10))
+last_rec "$NREC"
+out=$("$CTL" -c "$R/agent.conf" budgets --json)
+assert_eq "...and spend stays within the cap" True \
+	"$("$MLX_PY" -c 'import json,sys; b=[x for x in json.loads(sys.argv[1])["budgets"] if x["name"] == "conc-daily"][0]; print(0 < b["spent_micro"] <= b["cap_micro"] and b["reserved_micro"] == 0)' "$out" 2>&1)"
 
 # --- inventory, log, prices ----------------------------------------------------------------------
 out=$("$CTL" -c "$R/agent.conf" keys --json)
