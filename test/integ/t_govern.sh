@@ -134,12 +134,12 @@ out=$("$CTL" -c "$R/agent.conf" budgets --json)
 assert_eq "modeluxctl budgets: spend never above the cap" True \
 	"$("$MLX_PY" -c 'import json,sys; b=[x for x in json.loads(sys.argv[1])["budgets"] if x["name"] == "tight-monthly"][0]; print(b["spent_micro"] <= b["cap_micro"] and b["spent_micro"] > 0)' "$out" 2>&1)"
 
-# Concurrency: 10 requests in flight at once (the provider answers after 3 s) against a cap that
+# Concurrency: 10 requests in flight at once (the provider answers after 5 s) against a cap that
 # fits the maximum cost of exactly 4 (gpt-4o, 1000 max tokens: about $0.0100 each; cap $0.045).
 pids=()
 for i in 0 1 2 3 4 5 6 7 8 9; do
 	sdk "c$i" openai --key "$KEY" --model gpt-4o --max-tokens 1000 --prompt "concurrent" \
-		--header "X-Modelux-Tags: project=conc" --sim ttfb=3000 &
+		--header "X-Modelux-Tags: project=conc" --sim ttfb=5000 &
 	pids+=($!)
 done
 wait "${pids[@]}"
