@@ -14,8 +14,7 @@
 #include "front.h"
 #include "log.h"
 #include "mitm.h"
-
-#define CHUNK_OVERHEAD 24
+#include "relay.h"
 
 /* Answer without an exchange (the request could not even be understood) and close after. */
 static void raw_answer(struct conn *c, int status, const char *text)
@@ -197,31 +196,20 @@ static int write_response(struct conn *c)
 		}
 		progress = 1;
 	}
-	while (ex->resp_q.len && mbuf_room(&m->cout) > CHUNK_OVERHEAD + 64) {
-		size_t n, room = mbuf_room(&m->cout) - CHUNK_OVERHEAD;
-		const char *p = bq_peek(&ex->resp_q, &n);
-		char *t;
+	if (m->resp_no_body && ex->resp_q.len) {
+		/* nothing may follow this head */
+		size_t n = ex->resp_q.len;
 
-		if (n > room)
-			n = room;
-		t = mbuf_tail(&m->cout, n + CHUNK_OVERHEAD);
-		if (!t)
-			break;
-		if (m->resp_no_body) {
-			/* nothing may follow this head */
-		} else if (m->resp_chunked) {
-			int k = h1_write_chunk(t, n + CHUNK_OVERHEAD, p, n);
-
-			mbuf_commit(&m->cout, (size_t)k);
-			c->u2c.bytes += (size_t)k;
-		} else {
-			memcpy(t, p, n);
-			mbuf_commit(&m->cout, n);
-			c->u2c.bytes += n;
-		}
-		bq_consume(&ex->resp_q, n);
+		bq_clear(&ex->resp_q);
 		exch_resp_taken(ex, n);
 		progress = 1;
+	} else {
+		size_t n = relay_to_h1(&ex->resp_q, &m->cout, m->resp_chunked, &c->u2c.bytes);
+
+		if (n) {
+			exch_resp_taken(ex, n);
+			progress = 1;
+		}
 	}
 	if (ex->resp_end && ex->resp_q.len == 0) {
 		bool request_whole = !m->req_in_body;

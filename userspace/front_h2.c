@@ -14,6 +14,7 @@
 #include "h2conn.h"
 #include "log.h"
 #include "mitm.h"
+#include "relay.h"
 
 #define H2_NO_ERROR 0x0
 #define H2_PROTOCOL_ERROR 0x1
@@ -194,27 +195,11 @@ static int write_stream(struct conn *c, struct exch *ex)
 			return 1;
 		}
 	}
-	while (ex->resp_q.len) {
-		size_t n, room = h2conn_send_room(m->h2c, ex->fsid);
-		const char *p = bq_peek(&ex->resp_q, &n);
-		bool last;
+	{
+		bool ended = false;
 
-		if (room == 0)
-			break;
-		if (n > room)
-			n = room;
-		last = ex->resp_end && n == ex->resp_q.len;
-		if (h2conn_send_data(m->h2c, ex->fsid, p, n, last) < 0)
-			break;
-		bq_consume(&ex->resp_q, n);
-		progress = 1;
-		if (last) {
-			stream_done(m, ex, true);
-			return 1;
-		}
-	}
-	if (ex->resp_end && ex->resp_q.len == 0) {
-		if (h2conn_send_data(m->h2c, ex->fsid, NULL, 0, true) == 0) {
+		progress |= relay_to_h2(&ex->resp_q, m->h2c, ex->fsid, ex->resp_end, &ended);
+		if (ended) {
 			stream_done(m, ex, true);
 			return 1;
 		}
@@ -224,22 +209,7 @@ static int write_stream(struct conn *c, struct exch *ex)
 
 static int drain(struct conn *c)
 {
-	struct mitm *m = c->mitm;
-	int progress = 0;
-
-	while (h2conn_pending(m->h2c) && m->cout.len < MBUF_DEFAULT) {
-		size_t w = 0;
-		char *t = mbuf_tail(&m->cout, MBUF_DEFAULT);
-
-		if (!t || h2conn_drain(m->h2c, (uint8_t *)t, MBUF_DEFAULT, &w) < 0)
-			return -1;
-		mbuf_commit(&m->cout, w);
-		c->u2c.bytes += w;
-		if (w == 0)
-			break;
-		progress = 1;
-	}
-	return progress;
+	return relay_h2_out(c->mitm->h2c, &c->mitm->cout, &c->u2c.bytes);
 }
 
 bool front_h2_drive(struct conn *c)

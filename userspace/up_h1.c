@@ -10,10 +10,8 @@
 #include "agent.h"
 #include "exch.h"
 #include "log.h"
+#include "relay.h"
 #include "upconn.h"
-
-/* Room kept for a chunk's framing ("<hex>\r\n" ... "\r\n"). */
-#define CHUNK_OVERHEAD 24
 
 static bool write_head(struct upconn *u, struct exch *ex)
 {
@@ -41,28 +39,12 @@ static bool write_head(struct upconn *u, struct exch *ex)
 /* Request body bytes from the exchange to the TLS buffer. Returns 1 on progress. */
 static int move_body(struct upconn *u, struct exch *ex)
 {
-	int progress = 0;
+	uint64_t wire = 0;
+	size_t n = relay_to_h1(&ex->req_q, &u->out, u->req_chunked, &wire);
+	int progress = n > 0;
 
-	while (ex->req_q.len && mbuf_room(&u->out) > CHUNK_OVERHEAD + 64) {
-		size_t n, room = mbuf_room(&u->out) - CHUNK_OVERHEAD;
-		const char *p = bq_peek(&ex->req_q, &n);
-		char *t;
-
-		if (n > room)
-			n = room;
-		t = mbuf_tail(&u->out, n + CHUNK_OVERHEAD);
-		if (!t)
-			break;
-		if (u->req_chunked) {
-			mbuf_commit(&u->out, (size_t)h1_write_chunk(t, n + CHUNK_OVERHEAD, p, n));
-		} else {
-			memcpy(t, p, n);
-			mbuf_commit(&u->out, n);
-		}
-		bq_consume(&ex->req_q, n);
+	if (n)
 		exch_req_taken(ex, n);
-		progress = 1;
-	}
 	if (ex->req_end && ex->req_q.len == 0 && !ex->req_all_sent) {
 		if (u->req_chunked && !mbuf_put(&u->out, "0\r\n\r\n", 5))
 			return progress;

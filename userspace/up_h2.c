@@ -12,6 +12,7 @@
 #include "exch.h"
 #include "h2conn.h"
 #include "log.h"
+#include "relay.h"
 #include "upconn.h"
 
 #define H2_REFUSED_STREAM 0x7
@@ -95,11 +96,7 @@ static void on_stream_reset(void *ctx, int32_t sid, uint32_t code)
 	if (code == H2_REFUSED_STREAM && ex->req_taken == 0 && !ex->resp_has_head && !ex->retried &&
 	    ex->front) {
 		/* Not processed (RFC 9113 8.7): safe to send again elsewhere. */
-		upconn_detach_quiet(u, ex);
-		ex->retried = true;
-		ex->req_head_sent = ex->req_all_sent = false;
-		ex->usid = 0;
-		upool_submit(u->w->pool, ex);
+		upconn_retry(u, ex);
 		return;
 	}
 	snprintf(text, sizeof(text), "modelux: the provider reset the stream (HTTP/2 error %u)\n",
@@ -162,9 +159,7 @@ static bool submit(struct upconn *u, struct exch *ex)
 		    : h2conn_submit_request(u->h2c, ex->req.method, ex->req.scheme,
 					    ex->req.authority, ex->req.path, f, (size_t)n, has_body);
 	if (sid == -EPIPE && ex->req_taken == 0 && !ex->retried) {
-		upconn_detach_quiet(u, ex);
-		ex->retried = true;
-		upool_submit(u->w->pool, ex);
+		upconn_retry(u, ex);
 		return false;
 	}
 	if (sid < 0) {
@@ -184,49 +179,19 @@ static bool submit(struct upconn *u, struct exch *ex)
 
 static int move_body(struct upconn *u, struct exch *ex)
 {
-	int progress = 0;
+	bool ended = false;
+	int progress = relay_to_h2(&ex->req_q, u->h2c, ex->usid, ex->req_end, &ended);
 
-	while (ex->req_q.len) {
-		size_t n, room = h2conn_send_room(u->h2c, ex->usid);
-		const char *p = bq_peek(&ex->req_q, &n);
-		bool last;
-
-		if (room == 0)
-			break;
-		if (n > room)
-			n = room;
-		last = ex->req_end && n == ex->req_q.len;
-		if (h2conn_send_data(u->h2c, ex->usid, p, n, last) < 0)
-			break;
-		bq_consume(&ex->req_q, n);
-		if (last)
-			ex->req_all_sent = true;
-		progress = 1;
-	}
-	if (ex->req_end && ex->req_q.len == 0 && !ex->req_all_sent &&
-	    h2conn_send_data(u->h2c, ex->usid, NULL, 0, true) == 0) {
+	if (ended)
 		ex->req_all_sent = true;
-		progress = 1;
-	}
 	return progress;
 }
 
 static int drain(struct upconn *u)
 {
-	int progress = 0;
+	uint64_t wire = 0;
 
-	while (h2conn_pending(u->h2c) && u->out.len < MBUF_DEFAULT) {
-		size_t cap = MBUF_DEFAULT, w = 0;
-		char *t = mbuf_tail(&u->out, cap);
-
-		if (!t || h2conn_drain(u->h2c, (uint8_t *)t, cap, &w) < 0)
-			return -1;
-		mbuf_commit(&u->out, w);
-		if (w == 0)
-			break;
-		progress = 1;
-	}
-	return progress;
+	return relay_h2_out(u->h2c, &u->out, &wire);
 }
 
 bool up_h2_drive(struct upconn *u)

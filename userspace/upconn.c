@@ -104,11 +104,21 @@ void upconn_detach(struct upconn *u, struct exch *ex)
 		upool_conn_free_slot(u);
 }
 
-void upconn_detach_quiet(struct upconn *u, struct exch *ex)
+static void upconn_detach_quiet(struct upconn *u, struct exch *ex)
 {
 	xlist_remove(&u->xh, &u->xt, ex);
 	u->nex--;
 	ex->up = NULL;
+}
+
+void upconn_retry(struct upconn *u, struct exch *ex)
+{
+	if (ex->up == u)
+		upconn_detach_quiet(u, ex);
+	ex->retried = true;
+	ex->req_head_sent = ex->req_all_sent = false;
+	ex->usid = 0;
+	upool_submit(u->w->pool, ex);
 }
 
 void upconn_credit(struct upconn *u, int32_t sid, size_t n)
@@ -122,19 +132,14 @@ void upconn_credit(struct upconn *u, int32_t sid, size_t n)
 
 void upconn_cancel(struct upconn *u, struct exch *ex)
 {
-	if (u->h2) {
-		up_h2_cancel(u, ex);
-	} else {
+	if (!u->h2) {
 		/* Mid-exchange an HTTP/1.1 connection cannot be reused. */
-		xlist_remove(&u->xh, &u->xt, ex);
-		u->nex--;
-		ex->up = NULL;
+		upconn_detach_quiet(u, ex);
 		upconn_close(u, "cancelled", NULL);
 		return;
 	}
-	xlist_remove(&u->xh, &u->xt, ex);
-	u->nex--;
-	ex->up = NULL;
+	up_h2_cancel(u, ex);
+	upconn_detach_quiet(u, ex);
 	if (u->state == UPC_READY && upconn_can_take(u))
 		upool_conn_free_slot(u);
 }
@@ -184,10 +189,7 @@ void upconn_close(struct upconn *u, const char *why, const char *client_text)
 
 		upconn_detach_quiet(u, ex);
 		if (retryable(u, ex, was_ready)) {
-			ex->retried = true;
-			ex->req_head_sent = ex->req_all_sent = false;
-			ex->usid = 0;
-			upool_submit(p, ex);
+			upconn_retry(u, ex);
 			continue;
 		}
 		exch_fail(ex, why, text);

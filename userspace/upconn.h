@@ -109,7 +109,9 @@ void upconn_cancel(struct upconn *u, struct exch *ex);
 /* Internal to the pool (upconn.c, up_h1.c, up_h2.c). */
 void upconn_attach(struct upconn *u, struct exch *ex);
 void upconn_detach(struct upconn *u, struct exch *ex); /* and exch_up_detach */
-void upconn_detach_quiet(struct upconn *u, struct exch *ex); /* to resubmit it */
+/* upconn_retry - send <ex>, of which the provider took nothing, again through the pool (once:
+ * it is marked retried). */
+void upconn_retry(struct upconn *u, struct exch *ex);
 void upconn_close(struct upconn *u, const char *why, const char *client_text);
 void upool_conn_ready(struct upconn *u);
 void upool_conn_free_slot(struct upconn *u); /* can take another exchange now */
