@@ -10,6 +10,7 @@
 
 #include "apikey.h"
 #include "apikey_rules.h"
+#include "hexdigit.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -277,17 +278,6 @@ void apikey_last4(const char *key, size_t len, char out[5])
 	out[4] = '\0';
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode <len> bytes of <s> into <out> (at least <len> bytes); a '%' not followed by
  * two hex digits stays as it is. Returns the decoded length. */
 static size_t pct_decode(const char *s, size_t len, char *out)
@@ -297,8 +287,8 @@ static size_t pct_decode(const char *s, size_t len, char *out)
 	for (size_t i = 0; i < len; i++) {
 		int hi, lo;
 
-		if (s[i] == '%' && i + 2 < len && (hi = hexval(s[i + 1])) >= 0 &&
-		    (lo = hexval(s[i + 2])) >= 0) {
+		if (s[i] == '%' && i + 2 < len && (hi = hex_digit_value(s[i + 1])) >= 0 &&
+		    (lo = hex_digit_value(s[i + 2])) >= 0) {
 			out[o++] = (char)(hi << 4 | lo);
 			i += 2;
 		} else {

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,19 +14,7 @@
 #include <openssl/rand.h>
 
 #include "apikey.h"
-
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int rc,
-						      const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
+#include "errfmt.h"
 
 static int read_full(int fd, uint8_t *buf, size_t len)
 {
@@ -74,26 +61,26 @@ static int load(const char *path, uint8_t out[APIKEY_SECRET_LEN], char *err, siz
 	if (fd < 0) {
 		rc = -errno;
 		if (rc == -ELOOP)
-			return fail(err, errlen, rc, "key secret %s: is a symbolic link, refused",
+			return err_fmt(err, errlen, rc, "key secret %s: is a symbolic link, refused",
 				    path);
-		return fail(err, errlen, rc, "key secret %s: %s", path, strerror(-rc));
+		return err_fmt(err, errlen, rc, "key secret %s: %s", path, strerror(-rc));
 	}
 	if (fstat(fd, &st) < 0) {
-		rc = fail(err, errlen, -errno, "key secret %s: %s", path, strerror(errno));
+		rc = err_fmt(err, errlen, -errno, "key secret %s: %s", path, strerror(errno));
 	} else if (!S_ISREG(st.st_mode)) {
-		rc = fail(err, errlen, -EINVAL, "key secret %s: not a regular file", path);
+		rc = err_fmt(err, errlen, -EINVAL, "key secret %s: not a regular file", path);
 	} else if (st.st_uid != geteuid()) {
-		rc = fail(err, errlen, -EPERM, "key secret %s: owned by uid %u, expected %u", path,
+		rc = err_fmt(err, errlen, -EPERM, "key secret %s: owned by uid %u, expected %u", path,
 			  (unsigned)st.st_uid, (unsigned)geteuid());
 	} else if (st.st_mode & 077) {
-		rc = fail(err, errlen, -EPERM,
+		rc = err_fmt(err, errlen, -EPERM,
 			  "key secret %s: mode %04o gives group/other access; it must be 0600",
 			  path, (unsigned)(st.st_mode & 07777));
 	} else if (st.st_size != APIKEY_SECRET_LEN) {
-		rc = fail(err, errlen, -EINVAL, "key secret %s: %lld bytes, expected %d", path,
+		rc = err_fmt(err, errlen, -EINVAL, "key secret %s: %lld bytes, expected %d", path,
 			  (long long)st.st_size, APIKEY_SECRET_LEN);
 	} else if ((rc = read_full(fd, buf, sizeof(buf))) < 0) {
-		rc = fail(err, errlen, rc, "key secret %s: read: %s", path, strerror(-rc));
+		rc = err_fmt(err, errlen, rc, "key secret %s: read: %s", path, strerror(-rc));
 	} else {
 		memcpy(out, buf, sizeof(buf));
 		rc = 0;
@@ -134,32 +121,32 @@ static int create(const char *path, uint8_t out[APIKEY_SECRET_LEN], char *err, s
 	int fd, rc;
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= sizeof(tmp))
-		return fail(err, errlen, -ENAMETOOLONG, "key secret %s: path too long", path);
+		return err_fmt(err, errlen, -ENAMETOOLONG, "key secret %s: path too long", path);
 	fd = mkostemp(tmp, O_CLOEXEC); /* O_EXCL, mode 0600 */
 	if (fd < 0)
-		return fail(err, errlen, -errno, "key secret %s: cannot create: %s", path,
+		return err_fmt(err, errlen, -errno, "key secret %s: cannot create: %s", path,
 			    strerror(errno));
 	if (RAND_bytes(buf, sizeof(buf)) != 1) {
-		rc = fail(err, errlen, -EIO, "key secret %s: no random bytes from OpenSSL", path);
+		rc = err_fmt(err, errlen, -EIO, "key secret %s: no random bytes from OpenSSL", path);
 	} else if (fchmod(fd, 0600) < 0 || (rc = write_full(fd, buf, sizeof(buf))) < 0 ||
 		   fsync(fd) < 0) {
-		rc = fail(err, errlen, -errno, "key secret %s: write: %s", path, strerror(errno));
+		rc = err_fmt(err, errlen, -errno, "key secret %s: write: %s", path, strerror(errno));
 	} else {
 		rc = 0;
 	}
 	if (close(fd) < 0 && rc == 0)
-		rc = fail(err, errlen, -errno, "key secret %s: write: %s", path, strerror(errno));
+		rc = err_fmt(err, errlen, -errno, "key secret %s: write: %s", path, strerror(errno));
 	if (rc == 0 && link(tmp, path) < 0) {
 		rc = -errno;
 		if (rc != -EEXIST)
-			fail(err, errlen, rc, "key secret %s: cannot create: %s", path,
+			err_fmt(err, errlen, rc, "key secret %s: cannot create: %s", path,
 			     strerror(-rc));
 	}
 	unlink(tmp);
 	if (rc == 0) {
 		rc = fsync_parent(path);
 		if (rc < 0)
-			fail(err, errlen, rc, "key secret %s: fsync of directory: %s", path,
+			err_fmt(err, errlen, rc, "key secret %s: fsync of directory: %s", path,
 			     strerror(-rc));
 		else
 			memcpy(out, buf, sizeof(buf));
@@ -176,7 +163,7 @@ int apikey_secret_load_or_create(const char *path, uint8_t out[APIKEY_SECRET_LEN
 	if (err && errlen)
 		err[0] = '\0';
 	if (!path || !*path)
-		return fail(err, errlen, -EINVAL, "key secret: no path");
+		return err_fmt(err, errlen, -EINVAL, "key secret: no path");
 	/* Twice at most: if another process creates the file between our load and our link, the
 	 * second load reads its secret. */
 	for (int attempt = 0; attempt < 2; attempt++) {
@@ -187,5 +174,5 @@ int apikey_secret_load_or_create(const char *path, uint8_t out[APIKEY_SECRET_LEN
 		if (rc != -EEXIST)
 			return rc;
 	}
-	return fail(err, errlen, rc, "key secret %s: created and removed concurrently", path);
+	return err_fmt(err, errlen, rc, "key secret %s: created and removed concurrently", path);
 }

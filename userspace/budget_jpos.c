@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "budget_jpos.h"
+#include "hexdigit.h"
 
 static size_t skip_ws(const char *t, size_t len, size_t p)
 {
@@ -52,17 +53,6 @@ static size_t skip_value(const char *t, size_t len, size_t p)
 	return p;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool hex4(const char *t, size_t len, size_t p, unsigned *out)
 {
 	unsigned v = 0;
@@ -70,7 +60,7 @@ static bool hex4(const char *t, size_t len, size_t p, unsigned *out)
 	if (len < 4 || p > len - 4)
 		return false;
 	for (int i = 0; i < 4; i++) {
-		int h = hexval(t[p + i]);
+		int h = hex_digit_value(t[p + i]);
 
 		if (h < 0)
 			return false;

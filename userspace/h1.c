@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hexdigit.h"
+
 /* ---- character classes (RFC 9110 section 5.6) ---- */
 
 static bool h1_is_digit(unsigned char c)
@@ -42,17 +44,6 @@ static bool h1_is_ows(unsigned char c)
 static bool h1_is_field_char(unsigned char c)
 {
 	return c == ' ' || c == '\t' || (c >= 0x21 && c != 0x7f);
-}
-
-static int h1_hex_value(unsigned char c)
-{
-	if (h1_is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static unsigned char h1_lower(unsigned char c)
@@ -234,7 +225,7 @@ static bool h1_valid_host(struct h1_span v, bool need_port)
 
 	if (v.len && v.p[0] == '[') {
 		for (i = 1; i < v.len && v.p[i] != ']'; i++)
-			if (h1_hex_value((unsigned char)v.p[i]) < 0 && v.p[i] != ':' &&
+			if (hex_digit_value((unsigned char)v.p[i]) < 0 && v.p[i] != ':' &&
 			    v.p[i] != '.')
 				return false;
 		if (i == v.len || i == 1)
@@ -679,7 +670,7 @@ static int h1_chunk_byte(struct h1_body *b, unsigned char c, uint64_t off, char 
 						    c);
 			return 0;
 		}
-		if (b->state == H1_CS_SIZE && (d = h1_hex_value(c)) >= 0) {
+		if (b->state == H1_CS_SIZE && (d = hex_digit_value(c)) >= 0) {
 			if (b->remaining > (uint64_t)INT64_MAX >> 4)
 				return h1_body_fail(b, err, errlen, -EBADMSG, off,
 						    "chunk size too large");

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "keyreg.h"
+#include "hexdigit.h"
 
 struct keyreg {
 	struct keyreg_entry *entries;
@@ -51,23 +52,12 @@ __attribute__((format(printf, 3, 4))) static bool fail(struct parser *p, const c
 	return false;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 bool keyreg_fp_parse(const char *hex, size_t len, uint8_t out[32])
 {
 	if (!hex || len != KEYREG_FP_HEX_LEN)
 		return false;
 	for (size_t i = 0; i < 32; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = hex_digit_value(hex[2 * i]), lo = hex_digit_value(hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return false;
@@ -228,7 +218,7 @@ static bool parse_line(struct parser *p, struct keyreg *reg, const char *s, cons
 	fp = s;
 	tok_end = token_end(s, end);
 	for (const char *c = fp; c < tok_end && c < fp + KEYREG_FP_HEX_LEN; c++) {
-		if (hexval(*c) < 0)
+		if (hex_digit_value(*c) < 0)
 			return fail(p, c, "expected a hexadecimal digit in the fingerprint");
 	}
 	if (tok_end - fp != KEYREG_FP_HEX_LEN)

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,19 +14,7 @@
 #include <unistd.h>
 
 #include "keyreg.h"
-
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int rc,
-						      const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
+#include "errfmt.h"
 
 /* Read all of <path> into a malloc'd, NUL-terminated buffer. -ENOENT when missing. */
 static int read_file(const char *path, char **text, size_t *len, char *err, size_t errlen)
@@ -41,22 +28,22 @@ static int read_file(const char *path, char **text, size_t *len, char *err, size
 	*len = 0;
 	fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		return err_fmt(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0) {
-		rc = fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		rc = err_fmt(err, errlen, -errno, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		rc = fail(err, errlen, -EINVAL, "%s: not a regular file", path);
+		rc = err_fmt(err, errlen, -EINVAL, "%s: not a regular file", path);
 		goto out;
 	}
 	if (st.st_size > KEYREG_MAX_BYTES) {
-		rc = fail(err, errlen, -EFBIG, "%s: larger than %d bytes", path, KEYREG_MAX_BYTES);
+		rc = err_fmt(err, errlen, -EFBIG, "%s: larger than %d bytes", path, KEYREG_MAX_BYTES);
 		goto out;
 	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {
-		rc = fail(err, errlen, -ENOMEM, "%s: out of memory", path);
+		rc = err_fmt(err, errlen, -ENOMEM, "%s: out of memory", path);
 		goto out;
 	}
 	while (got < (size_t)st.st_size) {
@@ -65,7 +52,7 @@ static int read_file(const char *path, char **text, size_t *len, char *err, size
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = fail(err, errlen, -errno, "%s: read: %s", path, strerror(errno));
+			rc = err_fmt(err, errlen, -errno, "%s: read: %s", path, strerror(errno));
 			free(buf);
 			goto out;
 		}
@@ -119,10 +106,10 @@ static int lock_dir(const char *path, char *err, size_t errlen)
 	dir_of(path, dir, sizeof(dir));
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "%s: %s", dir, strerror(errno));
+		return err_fmt(err, errlen, -errno, "%s: %s", dir, strerror(errno));
 	while (flock(fd, LOCK_EX) < 0) {
 		if (errno != EINTR) {
-			int rc = fail(err, errlen, -errno, "%s: lock: %s", dir, strerror(errno));
+			int rc = err_fmt(err, errlen, -errno, "%s: lock: %s", dir, strerror(errno));
 
 			close(fd);
 			return rc;
@@ -154,10 +141,10 @@ static int write_atomic(int dirfd, const char *path, const char *a, size_t alen,
 	int fd, rc;
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= sizeof(tmp))
-		return fail(err, errlen, -ENAMETOOLONG, "%s: path too long", path);
+		return err_fmt(err, errlen, -ENAMETOOLONG, "%s: path too long", path);
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "%s: cannot create a temporary file: %s", path,
+		return err_fmt(err, errlen, -errno, "%s: cannot create a temporary file: %s", path,
 			    strerror(errno));
 	rc = fchmod(fd, 0600) < 0 ? -errno : 0;
 	if (rc == 0)
@@ -172,10 +159,10 @@ static int write_atomic(int dirfd, const char *path, const char *a, size_t alen,
 		rc = -errno;
 	if (rc < 0) {
 		unlink(tmp);
-		return fail(err, errlen, rc, "%s: write: %s", path, strerror(-rc));
+		return err_fmt(err, errlen, rc, "%s: write: %s", path, strerror(-rc));
 	}
 	if (fsync(dirfd) < 0)
-		return fail(err, errlen, -errno, "%s: fsync of directory: %s", path,
+		return err_fmt(err, errlen, -errno, "%s: fsync of directory: %s", path,
 			    strerror(errno));
 	return 0;
 }
@@ -220,10 +207,10 @@ int keyreg_sanction(const char *path, const char *fp_hex, const char *provider, 
 	if (err && errlen)
 		err[0] = '\0';
 	if (!fp_hex || !keyreg_fp_parse(fp_hex, strlen(fp_hex), fp))
-		return fail(err, errlen, -EINVAL, "fingerprint must be %d hexadecimal digits",
+		return err_fmt(err, errlen, -EINVAL, "fingerprint must be %d hexadecimal digits",
 			    KEYREG_FP_HEX_LEN);
 	if (has_control(provider) || has_control(label))
-		return fail(err, errlen, -EINVAL, "provider and label must not hold control "
+		return err_fmt(err, errlen, -EINVAL, "provider and label must not hold control "
 						  "characters");
 	if (!label)
 		label = "";
@@ -235,7 +222,7 @@ int keyreg_sanction(const char *path, const char *fp_hex, const char *provider, 
 	n = snprintf(line, sizeof(line), "%.*s %s %s", KEYREG_FP_HEX_LEN, fp_hex,
 		     provider ? provider : "", label);
 	if (n < 0 || (size_t)n >= sizeof(line) - 1)
-		return fail(err, errlen, -EINVAL, "provider or label too long");
+		return err_fmt(err, errlen, -EINVAL, "provider or label too long");
 	for (int i = 0; i < KEYREG_FP_HEX_LEN; i++)
 		line[i] = (char)(line[i] | 0x20);
 	while (n > 0 && line[n - 1] == ' ')
@@ -256,14 +243,14 @@ int keyreg_sanction(const char *path, const char *fp_hex, const char *provider, 
 		goto out_unlocked;
 	e = keyreg_find(reg, fp_hex);
 	if (e) {
-		rc = fail(err, errlen, -EEXIST, "%s: already sanctioned (line %u)", path, e->line);
+		rc = err_fmt(err, errlen, -EEXIST, "%s: already sanctioned (line %u)", path, e->line);
 	} else {
 		/* Text that does not end in a newline gets one before the new line. */
 		bool sep = len && text[len - 1] != '\n';
 		char *joined = sep ? malloc(len + 1) : NULL;
 
 		if (sep && !joined) {
-			rc = fail(err, errlen, -ENOMEM, "%s: out of memory", path);
+			rc = err_fmt(err, errlen, -ENOMEM, "%s: out of memory", path);
 		} else {
 			if (sep) {
 				memcpy(joined, text, len);
@@ -313,7 +300,7 @@ int keyreg_revoke(const char *path, const char *fp_hex, char *err, size_t errlen
 	if (err && errlen)
 		err[0] = '\0';
 	if (!fp_hex || !keyreg_fp_parse(fp_hex, strlen(fp_hex), fp))
-		return fail(err, errlen, -EINVAL, "fingerprint must be %d hexadecimal digits",
+		return err_fmt(err, errlen, -EINVAL, "fingerprint must be %d hexadecimal digits",
 			    KEYREG_FP_HEX_LEN);
 	dirfd = lock_dir(path, err, errlen);
 	if (dirfd < 0)
@@ -321,16 +308,16 @@ int keyreg_revoke(const char *path, const char *fp_hex, char *err, size_t errlen
 	rc = load_locked(path, &text, &len, &reg, err, errlen);
 	if (rc == -ENOENT) {
 		keyreg_free(reg);
-		rc = fail(err, errlen, -ENOENT, "%s: no such file: nothing is sanctioned", path);
+		rc = err_fmt(err, errlen, -ENOENT, "%s: no such file: nothing is sanctioned", path);
 		goto out;
 	}
 	if (rc < 0)
 		goto out;
 	e = keyreg_find(reg, fp_hex);
 	if (!e)
-		rc = fail(err, errlen, -ENOENT, "%s: fingerprint not sanctioned", path);
+		rc = err_fmt(err, errlen, -ENOENT, "%s: fingerprint not sanctioned", path);
 	else if (!line_span(text, len, e->line, &start, &end))
-		rc = fail(err, errlen, -EIO, "%s: line %u vanished", path, e->line);
+		rc = err_fmt(err, errlen, -EIO, "%s: line %u vanished", path, e->line);
 	else
 		rc = write_atomic(dirfd, path, text, start, text + end, len - end, err, errlen);
 	keyreg_free(reg);

@@ -3,26 +3,14 @@
  * the deployment segment of an Azure path. Owns the new body/path it returns (llm_rewrite_free);
  * borrows the call and the original body. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "llm_int.h"
+#include "errfmt.h"
 
 #define LLM_MODEL_MAX 256
-
-static int rw_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 /* Whether <m> may go into a JSON string as is (no escaping needed) or, with <path>, into a path
  * segment as is. */
@@ -58,7 +46,7 @@ int llm_json_replace_model(const char *body, size_t len, const char *model, char
 	*out = NULL;
 	*out_len = 0;
 	if (!rw_model_ok(model, false))
-		return rw_fail(
+		return err_fmt(
 		    err, errlen, -EINVAL,
 		    "model name must be 1..%d printable ASCII bytes without '\"' or '\\'",
 		    LLM_MODEL_MAX);
@@ -66,15 +54,15 @@ int llm_json_replace_model(const char *body, size_t len, const char *model, char
 	root = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
 	if (!json_is_object(root)) {
 		json_decref(root);
-		return rw_fail(err, errlen, -EBADMSG, "request body is not a JSON object");
+		return err_fmt(err, errlen, -EBADMSG, "request body is not a JSON object");
 	}
 	json_decref(root);
 	n = llm_json_members(body, len, "model", NULL, 0);
 	if (n <= 0)
-		return n < 0 ? rw_fail(err, errlen, n, "request body is not a JSON object") : 0;
+		return n < 0 ? err_fmt(err, errlen, n, "request body is not a JSON object") : 0;
 	spans = calloc((size_t)n, sizeof(*spans));
 	if (!spans)
-		return rw_fail(err, errlen, -ENOMEM, "out of memory");
+		return err_fmt(err, errlen, -ENOMEM, "out of memory");
 	llm_json_members(body, len, "model", spans, (size_t)n);
 
 	mlen = strlen(model);
@@ -84,7 +72,7 @@ int llm_json_replace_model(const char *body, size_t len, const char *model, char
 	nb = malloc(new_len + 1);
 	if (!nb) {
 		free(spans);
-		return rw_fail(err, errlen, -ENOMEM, "out of memory");
+		return err_fmt(err, errlen, -ENOMEM, "out of memory");
 	}
 	for (int i = 0; i < n; i++) {
 		memcpy(nb + w, body + at, spans[i].off - at);
@@ -127,16 +115,16 @@ static int rw_gemini_path(const struct llm_call *c, const char *model, struct ll
 	if (strncmp(model, "models/", 7) == 0)
 		model += 7;
 	if (!rw_model_ok(model, true))
-		return rw_fail(err, errlen, -EINVAL,
+		return err_fmt(err, errlen, -EINVAL,
 			       "model name for a path must be 1..%d of [A-Za-z0-9._-]",
 			       LLM_MODEL_MAX);
 	seg = memrchr(c->path, '/', qlen);
 	colon = seg ? memchr(seg, ':', qlen - (size_t)(seg - c->path)) : NULL;
 	if (!colon)
-		return rw_fail(err, errlen, -EINVAL, "path has no models/{model}:{method}");
+		return err_fmt(err, errlen, -EINVAL, "path has no models/{model}:{method}");
 	out->path =
 	    rw_splice(c->path, (size_t)(seg + 1 - c->path), (size_t)(colon - c->path), model);
-	return out->path ? 0 : rw_fail(err, errlen, -ENOMEM, "out of memory");
+	return out->path ? 0 : err_fmt(err, errlen, -ENOMEM, "out of memory");
 }
 
 static int rw_azure_path(const struct llm_call *c, const char *model, struct llm_rewrite *out,
@@ -147,16 +135,16 @@ static int rw_azure_path(const struct llm_call *c, const char *model, struct llm
 	const char *at = memmem(c->path, qlen, prefix, sizeof(prefix) - 1), *dep, *end;
 
 	if (!rw_model_ok(model, true))
-		return rw_fail(err, errlen, -EINVAL,
+		return err_fmt(err, errlen, -EINVAL,
 			       "deployment name must be 1..%d of [A-Za-z0-9._-]", LLM_MODEL_MAX);
 	if (!at)
-		return rw_fail(err, errlen, -EINVAL, "path has no /openai/deployments/{name}");
+		return err_fmt(err, errlen, -EINVAL, "path has no /openai/deployments/{name}");
 	dep = at + sizeof(prefix) - 1;
 	end = memchr(dep, '/', qlen - (size_t)(dep - c->path));
 	if (!end)
 		end = c->path + qlen;
 	out->path = rw_splice(c->path, (size_t)(dep - c->path), (size_t)(end - c->path), model);
-	return out->path ? 0 : rw_fail(err, errlen, -ENOMEM, "out of memory");
+	return out->path ? 0 : err_fmt(err, errlen, -ENOMEM, "out of memory");
 }
 
 int llm_rewrite_model(const struct llm_call *c, const char *body, size_t len, const char *model,
@@ -173,7 +161,7 @@ int llm_rewrite_model(const struct llm_call *c, const char *body, size_t len, co
 	if (!body) {
 		if (azure)
 			return 0;
-		return rw_fail(err, errlen, -EINVAL, "no request body to rewrite");
+		return err_fmt(err, errlen, -EINVAL, "no request body to rewrite");
 	}
 	rc = llm_json_replace_model(body, len, model, &out->body, &out->body_len, err, errlen);
 	if (azure && rc != -ENOMEM) {
@@ -185,7 +173,7 @@ int llm_rewrite_model(const struct llm_call *c, const char *body, size_t len, co
 	}
 	if (rc <= 0) {
 		llm_rewrite_free(out);
-		return rc < 0 ? rc : rw_fail(err, errlen, -EINVAL, "request body has no \"model\"");
+		return rc < 0 ? rc : err_fmt(err, errlen, -EINVAL, "request body has no \"model\"");
 	}
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "policy_int.h"
+#include "hexdigit.h"
 
 #define PJ_MAX_ITEMS 65536  /* of one array */
 #define PJ_MAX_MEMBERS 4096 /* of one object; duplicates are looked for pairwise */
@@ -36,17 +37,6 @@ static void pj_skip_ws(struct pj_parser *p)
 	}
 }
 
-static int pj_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Four hex digits at <at>, or -1. */
 static long pj_hex4(const char *s, size_t len, size_t at)
 {
@@ -55,7 +45,7 @@ static long pj_hex4(const char *s, size_t len, size_t at)
 	if (at + 4 > len)
 		return -1;
 	for (int i = 0; i < 4; i++) {
-		int h = pj_hex(s[at + i]);
+		int h = hex_digit_value(s[at + i]);
 
 		if (h < 0)
 			return -1;

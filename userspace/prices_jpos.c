@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "prices_int.h"
+#include "hexdigit.h"
 
 struct cur {
 	const char *s;
@@ -73,17 +74,6 @@ static bool skip_value(struct cur *c)
 	return false;
 }
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 static long hex4(const struct cur *c, size_t p)
 {
 	long v = 0;
@@ -91,7 +81,7 @@ static long hex4(const struct cur *c, size_t p)
 	if (p + 4 > c->len)
 		return -1;
 	for (size_t i = 0; i < 4; i++) {
-		int h = hexval(c->s[p + i]);
+		int h = hex_digit_value(c->s[p + i]);
 
 		if (h < 0)
 			return -1;
