@@ -63,6 +63,7 @@ struct gx {
 	struct policy_tag tagv[GOV_MAX_TAGS];
 	size_t ntags;
 	char tagbuf[ILOG_TAGS_LEN];
+	size_t tagbuf_used;
 	bool decided;
 	enum ilog_decision decision;
 	int rule_index;
@@ -231,14 +232,14 @@ void govern_free(struct govern *g)
 
 /* ---- tags --------------------------------------------------------------------------------- */
 
-/* Merge "k=v,k=v" lists into gx: later ones override earlier names. */
+/* Merge "k=v,k=v" lists into gx: later ones override earlier names. Names and values are
+ * copied into tagbuf (an override takes new space; the buffer bounds it). */
 static void tags_add(struct gx *x, const char *list, size_t len)
 {
 	const char *c = list, *end = list + len;
 
 	while (c < end && x->ntags < GOV_MAX_TAGS) {
 		const char *e = memchr(c, ',', (size_t)(end - c)), *eq;
-		size_t used = 0;
 
 		if (!e)
 			e = end;
@@ -246,24 +247,23 @@ static void tags_add(struct gx *x, const char *list, size_t len)
 			c++;
 		eq = memchr(c, '=', (size_t)(e - c));
 		if (eq && eq > c) {
-			for (size_t i = 0; i < x->ntags; i++)
-				used += strlen(x->tagv[i].name) + strlen(x->tagv[i].value) + 2;
 			size_t nl = (size_t)(eq - c), vl = (size_t)(e - eq - 1);
 
 			while (vl && (eq[vl] == ' ' || eq[vl] == '\t'))
 				vl--;
-			if (used + nl + vl + 2 <= sizeof(x->tagbuf)) {
-				char *name = x->tagbuf + used, *val = name + nl + 1;
+			if (x->tagbuf_used + nl + vl + 2 <= sizeof(x->tagbuf)) {
+				char *name = x->tagbuf + x->tagbuf_used, *val = name + nl + 1;
 				size_t i;
 
 				memcpy(name, c, nl);
 				name[nl] = '\0';
 				memcpy(val, eq + 1, vl);
 				val[vl] = '\0';
+				x->tagbuf_used += nl + vl + 2;
 				for (i = 0; i < x->ntags && strcmp(x->tagv[i].name, name); i++)
 					;
 				if (i < x->ntags)
-					x->tagv[i].value = val; /* override (storage grows; bounded) */
+					x->tagv[i].value = val;
 				else
 					x->tagv[x->ntags++] = (struct policy_tag){ name, val };
 			}
@@ -463,7 +463,6 @@ static enum hook_verdict on_request_body(void *ctx, struct http_exchange *ex, co
 	const char *model;
 	char err[256];
 
-	(void)g;
 	if (!x)
 		return HOOK_FORWARD;
 	if (x->call) {
