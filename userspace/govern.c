@@ -318,7 +318,6 @@ static enum hook_verdict on_request_head(void *ctx, struct http_exchange *ex,
 		if (!x->sanctioned)
 			atomic_fetch_add(&g->shadow, 1);
 	}
-	apikey_scan_init(&x->scan, g->secret);
 	tags_add(x, x->t->host_tags, strlen(x->t->host_tags));
 	for (size_t i = 0; i < ex->nfields; i++)
 		if (strcasecmp(ex->fields[i].name, "x-modelux-tags") == 0)
@@ -469,6 +468,7 @@ static enum hook_verdict on_request_body(void *ctx, struct http_exchange *ex, co
 		llm_request_body(x->call, body, len);
 		in = llm_info(x->call);
 	}
+	/* init + feed + finish: the carried partial run is wiped at the end */
 	apikey_scan_text(&x->scan, x->g->secret, body, len);
 	if (x->keep_payload && len) {
 		size_t k = len < x->t->payload_cap ? len : x->t->payload_cap;
@@ -677,7 +677,6 @@ static void on_response_end(void *ctx, struct http_exchange *ex, int reset)
 	llm_call_free(x->call);
 	llm_reply_free(&x->reply);
 	llm_rewrite_free(&x->rw);
-	OPENSSL_cleanse(&x->scan, sizeof(x->scan));
 	tables_put(x->t);
 	free(x);
 }
