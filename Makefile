@@ -14,7 +14,7 @@ ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE \
 	    -fno-strict-aliasing -I$(O) -Iuserspace -Ibpf
-LDLIBS   := -lbpf -lelf -lz -lnetfilter_queue -lmnl -ljansson -lnghttp2 -lsqlite3 -lssl -lcrypto -lpthread -lm
+LDLIBS   := -lbpf -lelf -lz -lnetfilter_queue -lmnl -ljansson -lnghttp2 -lsqlite3 -lhs -lssl -lcrypto -lpthread -lm
 ifeq ($(SAN),1)
 CC       := $(CLANG)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(
 	build-essential clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 	libnetfilter-queue-dev libmnl-dev libnl-3-dev libnl-route-3-dev libnghttp2-dev libssl-dev
-	libsqlite3-dev libcmocka-dev libjansson-dev libpcre2-dev libsystemd-dev pkg-config
+	libsqlite3-dev libcmocka-dev libjansson-dev libpcre2-dev libhyperscan-dev libsystemd-dev pkg-config
 	iproute2 iptables dnsmasq-base curl nghttp2-client nghttp2-server
 	python3 python3-requests python3-httpx nodejs openssl libclang-rt-14-dev
 	util-linux procps tzdata
