@@ -649,6 +649,9 @@ static const struct key_def key_defs[] = {
 	{ "policy", set_opt_path, FIELD(policy), 0, 0 },
 	{ "budgets", set_opt_path, FIELD(budgets), 0, 0 },
 	{ "tags", set_tags, FIELD(tags), 0, 0 },
+	{ "tag_map", set_opt_path, FIELD(tag_map), 0, 0 },
+	{ "tags_locked", set_names, FIELD(tags_locked), 0, 0 },
+	{ "sensitivity", set_names, FIELD(sensitivity), 0, 0 },
 	{ "payload_projects", set_names, FIELD(payload_projects), 0, 0 },
 	{ "payload_cap", set_uint, FIELD(payload_cap), 0, 1048576 },
 };
@@ -1126,6 +1129,7 @@ void config_defaults(struct mlx_config *cfg)
 	cfg->intercept = true;
 	cfg->upstream_h2 = true;
 	cfg->payload_cap = 65536;
+	copy_str(cfg->sensitivity, sizeof(cfg->sensitivity), "all");
 	/* This function cannot report failure; on OOM the provider list is left empty, which
 	 * config_parse() detects and reports. */
 	if (!add_builtin_providers(cfg)) {

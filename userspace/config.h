@@ -49,6 +49,9 @@ struct mlx_config {
 	char policy[256];          /* policy file; "" = none: everything is allowed */
 	char budgets[256];         /* budgets file; "" = none */
 	char tags[512];            /* host tags "k=v,k=v" */
+	char tag_map[256];         /* group/user/exe -> tags file; "" = none */
+	char tags_locked[256];     /* tag names a request header may not set "a,b" */
+	char sensitivity[128];     /* content detectors run on request bodies "all"|"none"|"email,card,..." */
 	char payload_projects[256]; /* projects (tag project) whose payloads are kept "a,b" */
 	unsigned payload_cap;      /* bytes kept per side of a retained payload */
 	char ca_cert[256];             /* corporate CA certificate; "" = <state_dir>/ca/ca.crt */

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "policy.h"
 #include "prices.h"
+#include "tagmap.h"
 
 #define GOV_MAX_TAGS 32
 #define GOV_DEFAULT_MAX_OUTPUT 4096 /* budget reservation when a request names no max tokens */
@@ -35,6 +36,8 @@ struct gov_tables {
 	struct keyreg *keys;
 	struct policy *policy; /* NULL: no policy, everything allowed */
 	char host_tags[512];
+	struct tagmap *tag_map;  /* NULL: no tag_map file */
+	char tags_locked[258];   /* ",a,b," names a request header may not set */
 	char payload_projects[256]; /* ",a,b," for a quick membership test */
 	size_t payload_cap;
 };
@@ -97,6 +100,7 @@ static void tables_put(struct gov_tables *t)
 	prices_free(t->prices);
 	keyreg_free(t->keys);
 	policy_free(t->policy);
+	tagmap_free(t->tag_map);
 	free(t);
 }
 
@@ -135,7 +139,13 @@ static struct gov_tables *tables_load(const struct mlx_config *cfg, const char *
 		if (!t->policy)
 			goto fail;
 	}
+	if (cfg->tag_map[0]) {
+		t->tag_map = tagmap_load_file(cfg->tag_map, err, errlen);
+		if (!t->tag_map)
+			goto fail;
+	}
 	snprintf(t->host_tags, sizeof(t->host_tags), "%s", cfg->tags);
+	snprintf(t->tags_locked, sizeof(t->tags_locked), ",%s,", cfg->tags_locked);
 	snprintf(t->payload_projects, sizeof(t->payload_projects), ",%s,", cfg->payload_projects);
 	t->payload_cap = cfg->payload_cap;
 	return t;
@@ -232,9 +242,20 @@ void govern_free(struct govern *g)
 
 /* ---- tags --------------------------------------------------------------------------------- */
 
+/* name_listed - whether <name> (<len> bytes) is one of the names in <list> (",a,b,"). */
+static bool name_listed(const char *list, const char *name, size_t len)
+{
+	for (const char *p = strstr(list, ","); p && p[1]; p = strchr(p + 1, ',')) {
+		if (strncmp(p + 1, name, len) == 0 && p[1 + len] == ',')
+			return true;
+	}
+	return false;
+}
+
 /* Merge "k=v,k=v" lists into gx: later ones override earlier names. Names and values are
- * copied into tagbuf (an override takes new space; the buffer bounds it). */
-static void tags_add(struct gx *x, const char *list, size_t len)
+ * copied into tagbuf (an override takes new space; the buffer bounds it). Names listed in
+ * <locked> (",a,b,"; NULL for none) are skipped: the header may not set them. */
+static void tags_add(struct gx *x, const char *list, size_t len, const char *locked)
 {
 	const char *c = list, *end = list + len;
 
@@ -246,6 +267,8 @@ static void tags_add(struct gx *x, const char *list, size_t len)
 		while (c < e && (*c == ' ' || *c == '\t'))
 			c++;
 		eq = memchr(c, '=', (size_t)(e - c));
+		if (eq && eq > c && locked && name_listed(locked, c, (size_t)(eq - c)))
+			eq = NULL;
 		if (eq && eq > c) {
 			size_t nl = (size_t)(eq - c), vl = (size_t)(e - eq - 1);
 
@@ -318,10 +341,20 @@ static enum hook_verdict on_request_head(void *ctx, struct http_exchange *ex,
 		if (!x->sanctioned)
 			atomic_fetch_add(&g->shadow, 1);
 	}
-	tags_add(x, x->t->host_tags, strlen(x->t->host_tags));
+	/* Precedence, lowest first: host tags, the tag map's group, user and exe rules, then the
+	 * request header (except the names tags_locked reserves to the administrator). */
+	tags_add(x, x->t->host_tags, strlen(x->t->host_tags), NULL);
+	if (x->t->tag_map) {
+		const char *lists[16];
+		size_t n = tagmap_match(x->t->tag_map, ex->uid, ex->username, ex->exe, lists, 16);
+
+		for (size_t i = 0; i < n; i++)
+			tags_add(x, lists[i], strlen(lists[i]), NULL);
+	}
 	for (size_t i = 0; i < ex->nfields; i++)
 		if (strcasecmp(ex->fields[i].name, "x-modelux-tags") == 0)
-			tags_add(x, ex->fields[i].value, ex->fields[i].value_len);
+			tags_add(x, ex->fields[i].value, ex->fields[i].value_len,
+				 x->t->tags_locked);
 	tags_render(x);
 	{
 		const char *proj = tag_value(x, "project");
@@ -695,20 +728,27 @@ void govern_hook(struct govern *g, struct http_hook *out)
 
 json_t *govern_status(struct govern *g)
 {
+	struct gov_tables *t = tables_get(g);
 	struct ilog_stats ls;
+	json_t *j;
 
 	ilog_stats(g->log, &ls);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:{s:I, s:I, s:I, s:I, s:b, s:s}}",
-			 "records", (json_int_t)atomic_load(&g->records), "blocked",
-			 (json_int_t)atomic_load(&g->blocked), "downgraded",
-			 (json_int_t)atomic_load(&g->downgraded), "budget_denied",
-			 (json_int_t)atomic_load(&g->budget_denied), "shadow_key_requests",
-			 (json_int_t)atomic_load(&g->shadow), "requests_with_leaked_keys",
-			 (json_int_t)atomic_load(&g->leaks), "policy", g->t->policy != NULL,
-			 "budgets", g->budget != NULL, "log", "written", (json_int_t)ls.written,
-			 "dropped_queue_full", (json_int_t)ls.dropped_queue_full, "dropped_disk",
-			 (json_int_t)ls.dropped_disk, "write_errors", (json_int_t)ls.write_errors,
-			 "failing", ls.failing, "last_error", ls.last_error);
+	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:I, s:I, "
+		      "s:{s:I, s:I, s:I, s:I, s:b, s:s}}",
+		      "records", (json_int_t)atomic_load(&g->records), "blocked",
+		      (json_int_t)atomic_load(&g->blocked), "downgraded",
+		      (json_int_t)atomic_load(&g->downgraded), "budget_denied",
+		      (json_int_t)atomic_load(&g->budget_denied), "shadow_key_requests",
+		      (json_int_t)atomic_load(&g->shadow), "requests_with_leaked_keys",
+		      (json_int_t)atomic_load(&g->leaks), "policy", t->policy != NULL, "budgets",
+		      g->budget != NULL, "tag_map_rules", (json_int_t)tagmap_rules(t->tag_map),
+		      "tag_map_unresolved_groups", (json_int_t)tagmap_unresolved_groups(t->tag_map),
+		      "log", "written", (json_int_t)ls.written, "dropped_queue_full",
+		      (json_int_t)ls.dropped_queue_full, "dropped_disk", (json_int_t)ls.dropped_disk,
+		      "write_errors", (json_int_t)ls.write_errors, "failing", ls.failing,
+		      "last_error", ls.last_error);
+	tables_put(t);
+	return j;
 }
 
 json_t *govern_budgets_json(struct govern *g)

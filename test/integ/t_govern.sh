@@ -17,9 +17,17 @@ CLIENTS=$R/corp/clients.pem
 G=$MLX_LIB_DIR/govern
 # The log on a small file system of its own, to fill it later.
 mkdir -p "$R/logfs" && mount -t tmpfs -o size=4m tmpfs "$R/logfs" || not_ok "tmpfs for the log"
+# Tags by unix group, user and executable; the header may not set "cost".
+cat >"$R/tags.map" <<'EOF_MAP'
+group root     team=ops-group,cost=c0   # root's primary group
+user  root     team=ops                 # the user rule overrides the group's team
+exe   */node   tool=node
+exe   */python3* tool=python
+EOF_MAP
 mlx_agent_conf "$R/agent.conf" "ca_cert = $R/corp/ca.crt" "ca_key = $R/corp/ca.key" \
 	"upstream_ca_file = $MLX_TEST_CA" "policy = $G/policy.json" "budgets = $G/budgets.json" \
-	"tags = env=test,site=lab" "log_db = $R/logfs/intercept.db" "payload_projects = kb"
+	"tags = env=test,site=lab" "log_db = $R/logfs/intercept.db" "payload_projects = kb" \
+	"tag_map = $R/tags.map" "tags_locked = cost"
 agent_start agent "$R/agent.conf" || integ_finish
 wait_for "targets learned" 5 grep -q "target learned provider=anthropic" "$R/agent.log"
 CL=$MLX_LIB_DIR/clients
@@ -53,8 +61,9 @@ assert_eq "record: tokens equal the SDK's usage" "$(jf oa 'd["usage"]["prompt_to
 	"$(rf 'd["tokens"]["in"], d["tokens"]["out"]')"
 assert_eq "record: priced (micro-dollars), not estimated, HTTP 200" "True False 200" \
 	"$(rf 'd["cost_micro"] > 0 and d["price_known"], d["estimated"], d["http_status"]')"
-assert_eq "record: who (exe, user) and host tags" "node root env=test,site=lab" \
-	"$(rf 'd["exe"].split("/")[-1], d["user"], d["tags"]')"
+assert_eq "record: who (exe, user); host tags, then group, user and exe rules of the tag map" \
+	"node root env=test,site=lab,team=ops,cost=c0,tool=node" \
+	"$(rf 'd["exe"].split("/")[-1], d["user"], ",".join(t for t in d["tags"].split(",") if not t.startswith(("sensitivity=", "pii=", "secrets=")))')"
 assert_eq "record: key fingerprint (64 hex), last 4, format, shadow" "64 ${KEY: -4} openai-project shadow" \
 	"$(rf 'len(d["key"]["fingerprint"]), d["key"]["last4"], d["key"]["format"], d["key"]["state"]')"
 FP=$(rf 'd["key"]["fingerprint"]')
@@ -185,6 +194,11 @@ assert_match "python requests (x-api-key) through interception" "$out" "^200 [0-
 next
 assert_eq "...recorded with its tokens, TTFB and bytes" "True True True" \
 	"$(rf 'd["tokens"]["out"] == int(sys.argv[2]), d["ttfb_ms"] is not None, d["bytes_down"] > 0' "${out#200 }")"
+assert_match "...tagged by the exe rule for python" "$(rf 'd["tags"]')" "(^|,)tool=python(,|$)"
+sdk hdr openai --key "$KEY" --header "X-Modelux-Tags: team=hdr-team,cost=stolen,feature=f1"
+next
+assert_match "header tags override the map, except the locked name (cost)" \
+	"$(rf 'd["tags"]')" "^env=test,site=lab,team=hdr-team,cost=c0,tool=node,feature=f1(,|$)"
 sdk gblk gemini --header "X-Modelux-Tags: team=blocked"
 assert_eq "blocked, Gemini: its SDK's ApiError with status 403" "403 True" \
 	"$(jf gblk 'd["error"]["status"], "team blocked" in d["error"]["message"]')"
@@ -200,6 +214,15 @@ assert_match "bad policy on reload: rejected with file:line:col" "$out" "policy.
 sdk blk2 openai --key "$KEY" --header "X-Modelux-Tags: team=blocked"
 assert_eq "...and the previous policy still blocks" 403 "$(jf blk2 'd["error"]["status"]')"
 next
+cp "$MLX_LIB_DIR/govern/policy.json" "$R/policy.json"
+cp "$R/tags.map" "$R/tags.map.good"
+printf 'user root team=ops\nuser bob team=a b=c\n' >"$R/tags.map"
+out=$("$CTL" -s "$R/agent.sock" reload 2>&1)
+assert_match "bad tag map on reload: rejected with file:line:col" "$out" "tags.map:2:10: blank inside the tag list"
+sdk tm2 openai --key "$KEY"
+next
+assert_match "...and the previous map still tags (group, exe rules kept)" "$(rf 'd["tags"]')" "cost=c0,tool=node"
+cp "$R/tags.map.good" "$R/tags.map"
 
 # --- payload retention, per project ---------------------------------------------------------------
 sdk pl openai --key "$KEY" --header "X-Modelux-Tags: project=kb" --prompt "keep this prompt please"
