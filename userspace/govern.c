@@ -317,6 +317,9 @@ static const char *tag_value(const struct gx *x, const char *name)
 
 static enum hook_verdict refuse(struct gx *x, int status, const char *code, const char *msg,
 				struct hook_answer *ans);
+static enum hook_verdict decide(struct gx *x, struct http_exchange *ex, const struct llm_info *in,
+				const char *body, size_t len, struct hook_answer *ans,
+				struct hook_rewrite *rw);
 
 static enum hook_verdict on_request_head(void *ctx, struct http_exchange *ex,
 					 struct hook_answer *ans)
@@ -376,10 +379,11 @@ static enum hook_verdict on_request_head(void *ctx, struct http_exchange *ex,
 				      ans);
 		}
 	}
-	/* Bodies carry the model and the prompt: decide once the whole request is here. */
+	/* Bodies carry the model and the prompt: decide once the whole request is here. Other
+	 * methods are decided on their head, so the policy sees every request. */
 	if (strcmp(ex->method, "POST") == 0 || strcmp(ex->method, "PUT") == 0)
 		return HOOK_HOLD;
-	return HOOK_FORWARD;
+	return decide(x, ex, x->call ? llm_info(x->call) : NULL, NULL, 0, ans, NULL);
 }
 
 static const char *model_of(const struct llm_info *in)
@@ -483,18 +487,73 @@ static enum hook_verdict reserve_budget(struct gx *x, struct http_exchange *ex,
 	return refuse(x, 429, "budget_exceeded", msg, ans);
 }
 
-static enum hook_verdict on_request_body(void *ctx, struct http_exchange *ex, const char *body,
-					 size_t len, struct hook_answer *ans,
-					 struct hook_rewrite *rw)
+/* decide - the policy (and the budget reservation) for a request: from its body once it is whole
+ * (<body>), or from its head alone for methods without one (<body> NULL: nothing to rewrite, so a
+ * downgrade leaves it as it is). */
+static enum hook_verdict decide(struct gx *x, struct http_exchange *ex, const struct llm_info *in,
+				const char *body, size_t len, struct hook_answer *ans,
+				struct hook_rewrite *rw)
 {
-	struct govern *g = ctx;
-	struct gx *x = ex->user;
-	const struct llm_info *in = NULL;
+	struct govern *g = x->g;
 	struct policy_input pi;
 	struct policy_decision d;
 	const char *model;
 	char err[256];
 
+	model = model_of(in);
+	if (model)
+		snprintf(x->model_sent, sizeof(x->model_sent), "%s", model);
+	if (!x->t->policy)
+		return body || model ? reserve_budget(x, ex, in, model, ans) : HOOK_FORWARD;
+	fill_policy_input(x, ex, in, &pi);
+	policy_eval(x->t->policy, &pi, &d);
+	x->decided = true;
+	x->rule_index = d.rule_index;
+	snprintf(x->group, sizeof(x->group), "%s", d.group ? d.group : "");
+	snprintf(x->trace, sizeof(x->trace), "rule %d: %s -> %s: %s", d.rule_index,
+		 d.rule_index >= 0 ? policy_rule_text(x->t->policy, d.rule_index) : "-",
+		 d.group ? d.group : "-", d.reason);
+	if (d.action == POLICY_BLOCK) {
+		x->decision = ILOG_DECISION_BLOCK;
+		atomic_fetch_add(&g->blocked, 1);
+		snprintf(x->error, sizeof(x->error), "blocked_by_policy");
+		char msg[POLICY_REASON_MAX + 32];
+
+		snprintf(msg, sizeof(msg), "modelux: blocked by policy: %s", d.reason);
+		return refuse(x, 403, "blocked_by_policy", msg, ans);
+	}
+	if (d.action == POLICY_DOWNGRADE && d.model && x->call && body) {
+		if (llm_rewrite_model(x->call, body, len, d.model, &x->rw, err, sizeof(err)) < 0) {
+			x->decision = ILOG_DECISION_BLOCK;
+			snprintf(x->error, sizeof(x->error), "downgrade_failed");
+			return refuse(x, 403, "blocked_by_policy",
+				      "modelux: the policy asks for another model, and the request "
+				      "could not be rewritten",
+				      ans);
+		}
+		x->decision = ILOG_DECISION_DOWNGRADE;
+		atomic_fetch_add(&g->downgraded, 1);
+		snprintf(x->model_sent, sizeof(x->model_sent), "%s", d.model);
+		if (reserve_budget(x, ex, in, d.model, ans) == HOOK_ANSWER)
+			return HOOK_ANSWER;
+		rw->body = x->rw.body;
+		rw->body_len = x->rw.body_len;
+		rw->path = x->rw.path;
+		return HOOK_REWRITE;
+	}
+	x->decision = ILOG_DECISION_ALLOW;
+	/* A request without a body names no model and costs nothing: no reservation. */
+	return body || model ? reserve_budget(x, ex, in, model, ans) : HOOK_FORWARD;
+}
+
+static enum hook_verdict on_request_body(void *ctx, struct http_exchange *ex, const char *body,
+					 size_t len, struct hook_answer *ans,
+					 struct hook_rewrite *rw)
+{
+	struct gx *x = ex->user;
+	const struct llm_info *in = NULL;
+
+	(void)ctx;
 	if (!x)
 		return HOOK_FORWARD;
 	if (x->call) {
@@ -515,49 +574,7 @@ static enum hook_verdict on_request_body(void *ctx, struct http_exchange *ex, co
 	}
 	if (x->scan.nleaks)
 		atomic_fetch_add(&x->g->leaks, 1);
-	model = model_of(in);
-	if (model)
-		snprintf(x->model_sent, sizeof(x->model_sent), "%s", model);
-	if (!x->t->policy)
-		return reserve_budget(x, ex, in, model, ans);
-	fill_policy_input(x, ex, in, &pi);
-	policy_eval(x->t->policy, &pi, &d);
-	x->decided = true;
-	x->rule_index = d.rule_index;
-	snprintf(x->group, sizeof(x->group), "%s", d.group ? d.group : "");
-	snprintf(x->trace, sizeof(x->trace), "rule %d: %s -> %s: %s", d.rule_index,
-		 d.rule_index >= 0 ? policy_rule_text(x->t->policy, d.rule_index) : "-",
-		 d.group ? d.group : "-", d.reason);
-	if (d.action == POLICY_BLOCK) {
-		x->decision = ILOG_DECISION_BLOCK;
-		atomic_fetch_add(&g->blocked, 1);
-		snprintf(x->error, sizeof(x->error), "blocked_by_policy");
-		char msg[POLICY_REASON_MAX + 32];
-
-		snprintf(msg, sizeof(msg), "modelux: blocked by policy: %s", d.reason);
-		return refuse(x, 403, "blocked_by_policy", msg, ans);
-	}
-	if (d.action == POLICY_DOWNGRADE && d.model && x->call) {
-		if (llm_rewrite_model(x->call, body, len, d.model, &x->rw, err, sizeof(err)) < 0) {
-			x->decision = ILOG_DECISION_BLOCK;
-			snprintf(x->error, sizeof(x->error), "downgrade_failed");
-			return refuse(x, 403, "blocked_by_policy",
-				      "modelux: the policy asks for another model, and the request "
-				      "could not be rewritten",
-				      ans);
-		}
-		x->decision = ILOG_DECISION_DOWNGRADE;
-		atomic_fetch_add(&g->downgraded, 1);
-		snprintf(x->model_sent, sizeof(x->model_sent), "%s", d.model);
-		if (reserve_budget(x, ex, in, d.model, ans) == HOOK_ANSWER)
-			return HOOK_ANSWER;
-		rw->body = x->rw.body;
-		rw->body_len = x->rw.body_len;
-		rw->path = x->rw.path;
-		return HOOK_REWRITE;
-	}
-	x->decision = ILOG_DECISION_ALLOW;
-	return reserve_budget(x, ex, in, model, ans);
+	return decide(x, ex, in, body, len, ans, rw);
 }
 
 static void on_response_head(void *ctx, struct http_exchange *ex)

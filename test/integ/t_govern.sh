@@ -195,6 +195,12 @@ next
 assert_eq "...recorded with its tokens, TTFB and bytes" "True True True" \
 	"$(rf 'd["tokens"]["out"] == int(sys.argv[2]), d["ttfb_ms"] is not None, d["bytes_down"] > 0' "${out#200 }")"
 assert_match "...tagged by the exe rule for python" "$(rf 'd["tags"]')" "(^|,)tool=python(,|$)"
+out=$(in_client curl -sS --cacert "$CLIENTS" -w ' %{http_code}' https://api.openai.com/v1/models \
+	-H "Authorization: Bearer $KEY" -H "X-Modelux-Tags: team=blocked")
+assert_match "a GET is decided on its head: the policy blocks it too (403, OpenAI error shape)" "$out" \
+	'"error":.*team blocked in this test.* 403$'
+next
+assert_eq "...recorded as blocked by rule 0" "block 0" "$(rf 'd["decision"], d["rule"]["index"]')"
 sdk hdr openai --key "$KEY" --header "X-Modelux-Tags: team=hdr-team,cost=stolen,feature=f1"
 next
 assert_match "header tags override the map, except the locked name (cost)" \
