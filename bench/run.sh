@@ -67,8 +67,12 @@ HAPROXY_PORT=18443        # generate-certificates
 HAPROXY_STATIC_PORT=18444 # a leaf minted beforehand (h2 only, see haproxy.cfg.in)
 HAPROXY_H2_PORT=$HAPROXY_PORT
 HAPROXY_H2_NOTE=
-SCENARIOS=(h1 h2 churn churn-resume)
-TARGETS=(direct modelux haproxy)
+SCENARIOS=(h1 h2 churn churn-resume llm)
+TARGETS=(direct modelux bare haproxy)
+# `bare` (modelux with govern = no) runs only in these scenarios: what governance costs.
+BARE_SCENARIOS=" h1 llm "
+# A made-up API key of OpenAI's project format for the llm scenario (fingerprinted, never stored).
+BENCH_KEY="sk-proj-bench$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 40)"
 
 for v in DUR WARM ROUNDS CLIENTS IDLE_WANT; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench: $v must be a positive integer" >&2; exit 2; }
@@ -371,7 +375,8 @@ start_nginx() {
 	[ "$nofile" = unlimited ] && nofile=1048576
 	mkdir -p "$RUN/nginx-tmp"
 	render "$REPO/bench/nginx.conf.in" "$RUN/nginx.conf" "RUN=$RUN" "ADDR=$ADDR_PROV" \
-		"NOFILE=$nofile" "WORKER_CONNS=$((nofile - 200))" "BODY=$body"
+		"NOFILE=$nofile" "WORKER_CONNS=$((nofile - 200))" "BODY=$body" \
+		"CHAT=$(cat "$REPO/bench/chat-response.json")"
 	start_bg nginx in_prov nginx -e "$RUN/nginx-error.log" -p "$RUN" -c "$RUN/nginx.conf"
 	poll 10 listens "$PROV_NS" "$ADDR_PROV:443" || { cat "$RUN/nginx.log" "$RUN/nginx-error.log" >&2; die "nginx did not start"; }
 }
@@ -414,7 +419,20 @@ write_agent_conf() {
 		ca_cert = $RUN/corp/ca.crt
 		ca_key = $RUN/corp/ca.key
 		upstream_ca_file = $RUN/provider/ca.crt
+		policy = $REPO/bench/policy.json
+		budgets = $REPO/bench/budgets.json
+		tag_map = $REPO/bench/tags.map
+		tags = env=bench,site=lab
+		tags_locked = team
+		govern = ${1:-yes}
 	EOF
+}
+# set_governance <yes|no>: rewrite the agent's configuration and reload it in place (the
+# `bare` target is the same agent with governance off: interception and proxying only).
+set_governance() {
+	write_agent_conf "$1"
+	"$BUILD/modeluxctl" -s "$RUN/agent.sock" reload >"$RUN/reload.log" 2>&1 ||
+		{ cat "$RUN/reload.log" >&2; die "agent reload (govern = $1) failed"; }
 }
 
 AGENT_PID=
@@ -495,6 +513,14 @@ run_load() {	# <scenario> <target> <round>
 		esac
 		args+=("$URI")
 		;;
+	llm)
+		# A governed LLM call: POST of a 1.2 KB chat completion request with an API key;
+		# the answer carries usage, so the agent parses, prices, settles and records it.
+		args=(h2load -t 1 -c "$CLIENTS" -D "$DUR" --warm-up-time="$WARM" --h1 -d "$REPO/bench/chat-request.json"
+			-H "content-type: application/json" -H "authorization: Bearer $BENCH_KEY")
+		[ "$tg" = haproxy ] && args+=(--connect-to="127.0.0.1:$HAPROXY_PORT")
+		args+=("https://$SNI/v1/chat/completions")
+		;;
 	churn | churn-resume)
 		tool=churn
 		args=("$BUILD/bench_churn" -c "$CLIENTS" -d "$DUR" -w "$WARM" -s "$SNI" -u /v1/ping)
@@ -504,13 +530,13 @@ run_load() {	# <scenario> <target> <round>
 		;;
 	esac
 	case $tg in
-	modelux) cg=client ;;
+	modelux | bare) cg=client ;;
 	*) cg=direct ;;
 	esac
 	local pcg=agent
 	[ "$tg" = haproxy ] && pcg=haproxy
 	local mark=0
-	[ "$tg" = modelux ] && mark=$(stat -c %s "$AGENT_LOG")
+	[ "$tg" = modelux ] || [ "$tg" = bare ] && mark=$(stat -c %s "$AGENT_LOG")
 	# The load in the background; the CPU of each cgroup is read over the measured part.
 	timeout -k 5 $((DUR + WARM + 60)) sh -c 'echo $$ >"$1/cgroup.procs" && ns=$2 && shift 2 && exec ip netns exec "$ns" "$@"' \
 		sh "$CG/$cg" "$CLIENT_NS" "${args[@]}" >"$out" 2>&1 &
@@ -547,7 +573,7 @@ run_load() {	# <scenario> <target> <round>
 	elif [ "$P_2XX" -le 0 ] || awk -v b="$P_BAD" -v d="$P_DONE" 'BEGIN { exit !(b > 0.01 * d) }'; then
 		ok=0
 		why="$P_2XX 2xx of $P_DONE requests, $P_BAD failed/errored/non-2xx"
-	elif [ "$tg" = modelux ] && ! check_intercepted "$mark"; then
+	elif { [ "$tg" = modelux ] || [ "$tg" = bare ]; } && ! check_intercepted "$mark"; then
 		ok=0
 		why=$INTERCEPT_WHY
 	fi
@@ -654,7 +680,7 @@ run_mint() {
 # policy evaluation (13-rule example policy), a budget reserve + settle with 2 threads contending.
 MICRO_LINES=()
 run_micro() {
-	local name bin libs="-lbpf -lelf -lz -lnetfilter_queue -lmnl -ljansson -lnghttp2 -lsqlite3 -lssl -lcrypto -lpthread -lm"
+	local name bin libs="-lbpf -lelf -lz -lnetfilter_queue -lmnl -ljansson -lnghttp2 -lsqlite3 -lhs -lssl -lcrypto -lpthread -lm"
 	for name in ilog_bench policy_bench budget_bench; do
 		bin=$BUILD/$name
 		# shellcheck disable=SC2086
@@ -778,6 +804,18 @@ ceiling_of() {	# <scenario> <target>: median over the rounds (clean ones, both r
 	done
 	if [ ${#v[@]} = 0 ]; then echo n/a; else median "${v[@]}" | awk '{ printf "%.2f", $1 }'; fi
 }
+# modelux / bare: median of the per-round ratios (the two runs of a round are back to back).
+gov_ratio_of() {	# <scenario>
+	local r v=()
+	for r in $(seq 1 "$ROUNDS"); do
+		[ -n "${RPS_R[$1/modelux/$r]:-}" ] && [ -n "${RPS_R[$1/bare/$r]:-}" ] || continue
+		v+=("$(ratio "${RPS_R[$1/modelux/$r]}" "${RPS_R[$1/bare/$r]}")")
+	done
+	if [ ${#v[@]} = 0 ]; then echo n/a; else median "${v[@]}" | awk '{ printf "%.2f", $1 }'; fi
+}
+median_or_na() {	# <numbers...>
+	if [ $# = 0 ]; then echo n/a; else median "$@"; fi
+}
 cell() {	# <scenario/target>: median (best), or why there is none
 	if [ -n "${RPS_RUNS[$1]:-}" ]; then
 		echo "$(med_of "$1") ($(best_of "$1"))"
@@ -844,6 +882,7 @@ write_md() {
 		for sc in "${SCENARIOS[@]}"; do
 			for tg in "${TARGETS[@]}"; do
 				k=$sc/$tg
+				[ "$tg" = bare ] && [[ $BARE_SCENARIOS != *" $sc "* ]] && continue
 				if [ -n "${RPS_RUNS[$k]:-}" ]; then
 					# shellcheck disable=SC2086
 					printf '| %s | %s | %s | %s%% | %s | %s | %s | %s |\n' "$sc" "$tg" "${RPS_SHOWN[$k]% }" \
@@ -871,10 +910,11 @@ write_md() {
 			- **modelux**: the same command from the cgroup modelux steers: the real BPF redirect
 			  (cgroup connect4) hands the connection to \`modelux-agent\` listening on 127.0.0.1 in the
 			  client's netns, with default settings ($AGENT_WORKERS workers, \`log_level = info\`: one
-			  \`flow\` and one \`http\` log line per connection/request, written to a file). It
-			  terminates TLS with a leaf minted from the corporate CA and proxies HTTP/1.1 to nginx
-			  over TLS verified against the provider CA (a new upstream connection per client
-			  connection: no pooling yet).
+			  \`flow\` and one \`http\` log line per connection/request, written to a file) and
+			  governance on (policy, budgets, tag map, intercept log: see below). It terminates TLS
+			  with a leaf minted from the corporate CA and proxies to nginx over TLS verified against
+			  the provider CA, on a per-worker pool of provider connections (h2 multiplexed when
+			  nginx offers it).
 			- **haproxy**: HAProxy $HAPROXY_VER from Debian on 127.0.0.1 in the same netns (where the
 			  agent listens), reached with \`--connect-to\` (h2load) or by address (churn) with the same
 			  SNI; \`generate-certificates\` from the same corporate CA (the leaf key is the default
@@ -923,6 +963,27 @@ write_md() {
 			\`\`\`
 
 			### Governance: intercept log, policy, budgets
+
+			What governance costs under load, same run: **modelux** is the agent as configured above
+			plus \`bench/policy.json\` (13 rules, 9 groups: every condition is evaluated for each
+			request), \`bench/budgets.json\` (5 budgets, team/project/user/key/host, all applying:
+			each request reserves and settles on 5 counters), \`bench/tags.map\`, content detectors on;
+			**bare** is the same agent reloaded with \`govern = no\` (interception and proxying only:
+			no parsing, keys, policy, budgets or records). The **llm** scenario POSTs a 1.2 KB
+			chat-completion request (\`bench/chat-request.json\`, with an API key) and gets a
+			chat completion with its usage (\`bench/chat-response.json\`): parsed, priced, settled
+			and recorded (one intercept-log record per request).
+
+			| scenario | direct req/s | modelux req/s | bare req/s | modelux / direct | bare / direct | modelux / bare | proxy CPU µs/req modelux / bare |
+			|---|---:|---:|---:|---:|---:|---:|---:|
+			$(for sc in ${BARE_SCENARIOS}; do
+				printf '| %s | %s | %s | %s | **%s** | %s | %s | %s / %s |\n' "$sc" "$(cell "$sc/direct")" \
+					"$(cell "$sc/modelux")" "$(cell "$sc/bare")" "$(ratio_of "$sc" modelux)" \
+					"$(ratio_of "$sc" bare)" "$(gov_ratio_of "$sc")" \
+					"$(median_or_na ${CPU_PROXY[$sc/modelux]:-})" "$(median_or_na ${CPU_PROXY[$sc/bare]:-})"
+			done)
+
+			Intercept log under this load: $GOV_LOG_LINE.
 
 			Micro-benchmarks on the same machine (\`bench/ilog_bench.c\`: records/s the SQLite log
 			sustains with its writer thread; \`bench/policy_bench.c\`: one evaluation of the 13-rule
@@ -1009,6 +1070,13 @@ for round in $(seq 1 "$ROUNDS"); do
 		for tg in "${TARGETS[@]}"; do
 			# once modelux has shown it does not speak h2, do not ask again
 			[ "$sc/$tg" = h2/modelux ] && [ -n "${NA_REASON[h2/modelux]:-}" ] && continue
+			if [ "$tg" = bare ]; then
+				[[ $BARE_SCENARIOS == *" $sc "* ]] || continue
+				set_governance no
+				run_load "$sc" "$tg" "$round"
+				set_governance yes
+				continue
+			fi
 			run_load "$sc" "$tg" "$round"
 		done
 	done
@@ -1022,6 +1090,15 @@ if [ "${BENCH_PERF:-0}" = 1 ] && [ -s "$RUN/perf.data" ]; then
 		grep -E '^ +[0-9.]+%' | head -n 12 | sed 's/^/perf dso: /'
 fi
 
+# What the intercept log did under all that load (records written, dropped, failing).
+GOV_LOG_LINE=$("$BUILD/modeluxctl" -s "$RUN/agent.sock" status --json 2>/dev/null | "$PY" -c '
+import json, sys
+g = json.load(sys.stdin).get("governance", {})
+l = g.get("log", {})
+print("%d records written, %d dropped (queue full), %d dropped (disk), failing: %s; policy blocks %d, budget refusals %d"
+      % (l.get("written", 0), l.get("dropped_queue_full", 0), l.get("dropped_disk", 0), l.get("failing"),
+         g.get("blocked", 0), g.get("budget_denied", 0)))' 2>/dev/null) || GOV_LOG_LINE="status unavailable"
+say "governance: $GOV_LOG_LINE"
 probe_connection_close
 run_mint
 run_micro
@@ -1048,6 +1125,9 @@ for k in "${!NA_REASON[@]}"; do say "$k: ${NA_REASON[$k]}"; done
 if [ ${#BUSY_RUNS[@]} -gt 0 ]; then
 	say "warning: other processes competed for the CPUs during ${#BUSY_RUNS[@]} run(s): ${BUSY_RUNS[*]}"
 fi
+for sc in ${BARE_SCENARIOS}; do
+	say "governance cost, $sc: modelux/direct $(ratio_of "$sc" modelux), bare/direct $(ratio_of "$sc" bare), modelux/bare $(gov_ratio_of "$sc")"
+done
 say "mint: new SNI ${MINT_MEAN} us mean, ${MINT_P99} us p99; cached ${MINT_CACHED} ns"
 say "memory: ${MEM_RSS_PER} KiB agent RSS + ${MEM_SLAB_PER} KiB kernel slab per idle intercepted connection ($MEM_N held)"
 if [ "${BENCH_NO_MD:-0}" != 1 ]; then

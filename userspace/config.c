@@ -639,6 +639,7 @@ static const struct key_def key_defs[] = {
 	{ "state_dir", set_path, FIELD(state_dir), 0, 0 },
 	{ "intercept", set_bool, FIELD(intercept), 0, 0 },
 	{ "upstream_h2", set_bool, FIELD(upstream_h2), 0, 0 },
+	{ "govern", set_bool, FIELD(govern), 0, 0 },
 	{ "ca_cert", set_opt_path, FIELD(ca_cert), 0, 0 },
 	{ "ca_key", set_opt_path, FIELD(ca_key), 0, 0 },
 	{ "upstream_ca_file", set_opt_path, FIELD(upstream_ca_file), 0, 0 },
@@ -1128,6 +1129,7 @@ void config_defaults(struct mlx_config *cfg)
 	copy_str(cfg->state_dir, sizeof(cfg->state_dir), "/var/lib/modelux");
 	cfg->intercept = true;
 	cfg->upstream_h2 = true;
+	cfg->govern = true;
 	cfg->payload_cap = 65536;
 	copy_str(cfg->sensitivity, sizeof(cfg->sensitivity), "all");
 	/* This function cannot report failure; on OOM the provider list is left empty, which

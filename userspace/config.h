@@ -41,6 +41,7 @@ struct mlx_config {
 	char state_dir[256];           /* default /var/lib/modelux */
 	bool intercept;                /* decrypt provider SNIs (TLS interception); default yes */
 	bool upstream_h2;              /* offer h2 to providers (multiplexed pooled connections) */
+	bool govern;                   /* governance (parsing, keys, policy, budgets, log); default yes */
 	/* governance (provider awareness, keys, log, policy, budgets); "" = default */
 	char log_db[256];          /* intercept log (SQLite); "" = <state_dir>/intercept.db */
 	char fleet_secret[256];    /* key fingerprint secret; "" = <state_dir>/fleet.key */

@@ -51,6 +51,7 @@ struct govern {
 	char hostname[128];
 	char keys_path[512];
 	bool fail_closed; /* refuse requests while the log cannot be written */
+	atomic_bool off;  /* govern = no: requests pass untouched and unrecorded */
 	atomic_uint_fast64_t records, blocked, downgraded, budget_denied, shadow, leaks;
 };
 
@@ -181,6 +182,7 @@ struct govern *govern_new(const struct mlx_config *cfg, char *err, size_t errlen
 	}
 	pthread_mutex_init(&g->lock, NULL);
 	g->fail_closed = cfg->fail_closed;
+	atomic_init(&g->off, !cfg->govern);
 	gethostname(g->hostname, sizeof(g->hostname) - 1);
 	path_or(path, sizeof(path), cfg->fleet_secret, cfg->state_dir, "fleet.key");
 	if (apikey_secret_load_or_create(path, g->secret, err, errlen) < 0)
@@ -217,6 +219,7 @@ int govern_reload(struct govern *g, const struct mlx_config *cfg, char *err, siz
 	g->t = t;
 	pthread_mutex_unlock(&g->lock);
 	tables_put(old);
+	atomic_store(&g->off, !cfg->govern);
 	return 0;
 }
 
@@ -325,10 +328,13 @@ static enum hook_verdict on_request_head(void *ctx, struct http_exchange *ex,
 					 struct hook_answer *ans)
 {
 	struct govern *g = ctx;
-	struct gx *x = calloc(1, sizeof(*x));
+	struct gx *x;
 	struct apikey_ref refs[4];
 	const char *host = ex->authority && ex->authority[0] ? ex->authority : ex->sni;
 
+	if (atomic_load_explicit(&g->off, memory_order_relaxed))
+		return HOOK_FORWARD;
+	x = calloc(1, sizeof(*x));
 	if (!x)
 		return HOOK_FORWARD;
 	x->g = g;

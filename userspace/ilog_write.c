@@ -21,12 +21,14 @@ static const char ilog_sql_insert_payload[] =
     "INSERT INTO payloads (record_id, request, request_len, response, response_len)"
     " VALUES (?1, ?2, ?3, ?4, ?5)";
 
-/* Requests are counted once each; identity and state follow the most recent sighting (records
- * of a batch may arrive slightly out of start order). */
+/* The key inventory is updated once per key (and per key, host, user, exe) per batch, with the
+ * batch's counts, not once per record: a busy key makes one upsert per transaction. Identity
+ * and state follow the most recent sighting (records of a batch may arrive slightly out of start
+ * order, and batches of different threads' records too). */
 static const char ilog_sql_upsert_key[] =
     "INSERT INTO keys (fingerprint, provider, last4, format, state, first_seen_ms,"
     " last_seen_ms, requests, spend_micro, unpriced)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 1, ?7, ?8)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
     " ON CONFLICT (fingerprint) DO UPDATE SET"
     "  provider = CASE WHEN excluded.last_seen_ms >= last_seen_ms THEN excluded.provider"
     "             ELSE provider END,"
@@ -38,15 +40,15 @@ static const char ilog_sql_upsert_key[] =
     "          ELSE state END,"
     "  first_seen_ms = min(first_seen_ms, excluded.first_seen_ms),"
     "  last_seen_ms = max(last_seen_ms, excluded.last_seen_ms),"
-    "  requests = requests + 1,"
+    "  requests = requests + excluded.requests,"
     "  spend_micro = spend_micro + excluded.spend_micro,"
     "  unpriced = unpriced + excluded.unpriced";
 
 static const char ilog_sql_upsert_usage[] =
     "INSERT INTO key_usage (fingerprint, host, user, exe, requests, first_seen_ms,"
-    " last_seen_ms) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5)"
+    " last_seen_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
     " ON CONFLICT (fingerprint, host, user, exe) DO UPDATE SET"
-    "  requests = requests + 1,"
+    "  requests = requests + excluded.requests,"
     "  first_seen_ms = min(first_seen_ms, excluded.first_seen_ms),"
     "  last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)";
 
@@ -260,38 +262,123 @@ static int ilog_write_record(struct ilog_writer *w, const struct ilog_slot *s)
 	return ilog_run(st);
 }
 
-static int ilog_write_key(struct ilog_writer *w, const struct ilog_record *r)
+/* Per-batch sums for the key inventory. Distinct keys in one batch are few; when a batch has more
+ * than fit, the sums are written out and started again (the counts stay exact either way). */
+#define ILOG_AGG_KEYS 32
+#define ILOG_AGG_USAGE 64
+
+struct key_sum {
+	const struct ilog_record *latest; /* identity and state come from the newest sighting */
+	int64_t first_ms, requests, spend, unpriced;
+};
+
+struct usage_sum {
+	const struct ilog_record *any; /* fingerprint, user, exe */
+	const char *host;
+	int64_t first_ms, last_ms, requests;
+};
+
+struct key_sums {
+	struct key_sum key[ILOG_AGG_KEYS];
+	struct usage_sum usage[ILOG_AGG_USAGE];
+	unsigned nkey, nusage;
+};
+
+static int ilog_write_sums(struct ilog_writer *w, struct key_sums *a)
 {
-	sqlite3_stmt *st = w->upsert_key;
+	int rc = SQLITE_OK;
+
+	for (unsigned i = 0; rc == SQLITE_OK && i < a->nkey; i++) {
+		const struct key_sum *k = &a->key[i];
+		const struct ilog_record *r = k->latest;
+		sqlite3_stmt *st = w->upsert_key;
+
+		ilog_bind_text(st, 1, r->key_fp);
+		ilog_bind_text(st, 2, r->provider);
+		ilog_bind_text(st, 3, r->key_last4);
+		ilog_bind_text(st, 4, r->key_format);
+		ilog_bind_text(st, 5, ilog_key_state_name(r->key_state));
+		sqlite3_bind_int64(st, 6, k->first_ms);
+		sqlite3_bind_int64(st, 7, r->start_ms);
+		sqlite3_bind_int64(st, 8, k->requests);
+		sqlite3_bind_int64(st, 9, k->spend);
+		sqlite3_bind_int64(st, 10, k->unpriced);
+		rc = ilog_run(st);
+	}
+	for (unsigned i = 0; rc == SQLITE_OK && i < a->nusage; i++) {
+		const struct usage_sum *u = &a->usage[i];
+		sqlite3_stmt *st = w->upsert_usage;
+
+		ilog_bind_text(st, 1, u->any->key_fp);
+		ilog_bind_text(st, 2, u->host);
+		ilog_bind_text(st, 3, u->any->user);
+		ilog_bind_text(st, 4, u->any->exe);
+		sqlite3_bind_int64(st, 5, u->requests);
+		sqlite3_bind_int64(st, 6, u->first_ms);
+		sqlite3_bind_int64(st, 7, u->last_ms);
+		rc = ilog_run(st);
+	}
+	a->nkey = a->nusage = 0;
+	return rc;
+}
+
+/* ilog_sum_key - add record <r> to the batch's sums, writing them out first when full. */
+static int ilog_sum_key(struct ilog_writer *w, struct key_sums *a, const struct ilog_record *r)
+{
+	const char *host = r->host[0] ? r->host : w->host;
+	int64_t spend = r->price_known ? r->cost_micro : 0;
+	struct key_sum *k = NULL;
+	struct usage_sum *u = NULL;
+	unsigned i;
 	int rc;
 
-	ilog_bind_text(st, 1, r->key_fp);
-	ilog_bind_text(st, 2, r->provider);
-	ilog_bind_text(st, 3, r->key_last4);
-	ilog_bind_text(st, 4, r->key_format);
-	ilog_bind_text(st, 5, ilog_key_state_name(r->key_state));
-	sqlite3_bind_int64(st, 6, r->start_ms);
-	sqlite3_bind_int64(st, 7, r->price_known ? r->cost_micro : 0);
-	sqlite3_bind_int(st, 8, !r->price_known);
-	rc = ilog_run(st);
-	if (rc != SQLITE_OK)
-		return rc;
-
-	st = w->upsert_usage;
-	ilog_bind_text(st, 1, r->key_fp);
-	ilog_bind_text(st, 2, r->host[0] ? r->host : w->host);
-	ilog_bind_text(st, 3, r->user);
-	ilog_bind_text(st, 4, r->exe);
-	sqlite3_bind_int64(st, 5, r->start_ms);
-	return ilog_run(st);
+	for (i = 0; i < a->nkey && !k; i++)
+		if (strcmp(a->key[i].latest->key_fp, r->key_fp) == 0)
+			k = &a->key[i];
+	for (i = 0; i < a->nusage && !u; i++)
+		if (strcmp(a->usage[i].any->key_fp, r->key_fp) == 0 &&
+		    strcmp(a->usage[i].host, host) == 0 &&
+		    strcmp(a->usage[i].any->user, r->user) == 0 &&
+		    strcmp(a->usage[i].any->exe, r->exe) == 0)
+			u = &a->usage[i];
+	if ((!k && a->nkey == ILOG_AGG_KEYS) || (!u && a->nusage == ILOG_AGG_USAGE)) {
+		if ((rc = ilog_write_sums(w, a)) != SQLITE_OK)
+			return rc;
+		k = NULL;
+		u = NULL;
+	}
+	if (!k) {
+		k = &a->key[a->nkey++];
+		*k = (struct key_sum){.latest = r, .first_ms = r->start_ms};
+	}
+	if (r->start_ms >= k->latest->start_ms)
+		k->latest = r;
+	if (r->start_ms < k->first_ms)
+		k->first_ms = r->start_ms;
+	k->requests++;
+	k->spend += spend;
+	k->unpriced += !r->price_known;
+	if (!u) {
+		u = &a->usage[a->nusage++];
+		*u = (struct usage_sum){.any = r, .host = host, .first_ms = r->start_ms,
+					.last_ms = r->start_ms};
+	}
+	if (r->start_ms < u->first_ms)
+		u->first_ms = r->start_ms;
+	if (r->start_ms > u->last_ms)
+		u->last_ms = r->start_ms;
+	u->requests++;
+	return SQLITE_OK;
 }
 
 int ilog_writer_commit(struct ilog_writer *w, const struct ilog_slot *ring, uint32_t cap,
 		       uint32_t head, uint32_t n, char *err, size_t errlen)
 {
 	const char *what = "starting a transaction";
+	struct key_sums sums;
 	int rc = ilog_run(w->begin);
 
+	sums.nkey = sums.nusage = 0;
 	for (uint32_t i = 0; rc == SQLITE_OK && i < n; i++) {
 		const struct ilog_slot *s = &ring[(head + i) % cap];
 
@@ -299,8 +386,12 @@ int ilog_writer_commit(struct ilog_writer *w, const struct ilog_slot *ring, uint
 		rc = ilog_write_record(w, s);
 		if (rc == SQLITE_OK && s->rec.key_fp[0]) {
 			what = "updating the key inventory";
-			rc = ilog_write_key(w, &s->rec);
+			rc = ilog_sum_key(w, &sums, &s->rec);
 		}
+	}
+	if (rc == SQLITE_OK) {
+		what = "updating the key inventory";
+		rc = ilog_write_sums(w, &sums);
 	}
 	if (rc == SQLITE_OK) {
 		what = "committing";

@@ -392,6 +392,46 @@ static void key_inventory_aggregates(void **state)
 	assert_int_equal(s.n, 0);
 }
 
+struct many_seen {
+	int rows, bad;
+	int64_t usage_requests;
+};
+
+static int many_cb(void *ctx, const struct ilog_key_row *k)
+{
+	struct many_seen *m = ctx;
+
+	m->rows++;
+	if (k->requests != 3 || k->spend_micro != 30 || k->nusage != 2)
+		m->bad++;
+	for (size_t i = 0; i < k->nusage; i++)
+		m->usage_requests += k->usage[i].requests;
+	return 0;
+}
+
+/* More distinct keys (and key, user pairs) in one batch than the writer sums at once: the sums
+ * are written out part-way and the counts stay exact. */
+static void key_inventory_many_keys_in_one_batch(void **state)
+{
+	struct ti_dir d = *(struct ti_dir *)*state;
+	struct many_seen m = {0};
+	char err[256], fp[ILOG_FP_LEN];
+	struct ilog *log = ilog_open(d.path, NULL, err, sizeof(err));
+
+	assert_non_null(log);
+	for (int rep = 0; rep < 3; rep++)
+		for (unsigned k = 0; k < 40; k++) {
+			ti_fp(fp, 0x100 + k);
+			key_rec(log, fp, "h1", rep == 1 ? "bob" : "alice", "/bin/x",
+				T0 + rep * 100 + k, 10, true, ILOG_KEY_SHADOW);
+		}
+	assert_int_equal(ilog_close(log, NULL), 0);
+	assert_int_equal(ilog_keys(d.path, NULL, many_cb, &m, err, sizeof(err)), 0);
+	assert_int_equal(m.rows, 40);
+	assert_int_equal(m.bad, 0);
+	assert_int_equal(m.usage_requests, 120);
+}
+
 /* ---- formatting ---- */
 
 static void sample_row(struct ilog_row *row)
@@ -577,6 +617,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(bad_filters_and_early_stop, setup, teardown),
 	    cmocka_unit_test_setup_teardown(reads_while_the_writer_is_live, setup, teardown),
 	    cmocka_unit_test_setup_teardown(key_inventory_aggregates, dir_setup, dir_teardown),
+	    cmocka_unit_test_setup_teardown(key_inventory_many_keys_in_one_batch, dir_setup,
+					    dir_teardown),
 	    cmocka_unit_test(table_rows),
 	    cmocka_unit_test(json_rows),
 	    cmocka_unit_test(enum_names),
