@@ -2,10 +2,13 @@
  * Owns the format table (static); borrows every key it is given and keeps no copy of it. */
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/hmac.h>
 
 #include "apikey.h"
@@ -245,22 +248,80 @@ size_t apikey_find(const char *path, const struct http_field *fields, size_t nfi
 
 /* ---- fingerprints ---- */
 
+/* A keyed HMAC context per thread: the one-shot HMAC() fetches the MAC and the digest and sets
+ * the key up on every call (several microseconds on OpenSSL 3.0, a visible part of each
+ * request); re-initialising a keyed context costs a copy. Rekeyed when another secret comes. */
+struct fp_mac {
+	EVP_MAC_CTX *ctx;
+	uint8_t secret[APIKEY_SECRET_LEN];
+};
+
+static pthread_key_t fp_mac_key;
+static pthread_once_t fp_mac_once = PTHREAD_ONCE_INIT;
+static int fp_mac_key_ok;
+
+static void fp_mac_free(void *p)
+{
+	struct fp_mac *m = p;
+
+	EVP_MAC_CTX_free(m->ctx);
+	OPENSSL_cleanse(m->secret, sizeof(m->secret));
+	free(m);
+}
+
+static void fp_mac_key_make(void)
+{
+	fp_mac_key_ok = pthread_key_create(&fp_mac_key, fp_mac_free) == 0;
+}
+
+/* fp_mac_get - this thread's context, keyed with <secret>; NULL when it cannot be made. */
+static EVP_MAC_CTX *fp_mac_get(const uint8_t secret[APIKEY_SECRET_LEN])
+{
+	OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+								(char *)"SHA256", 0),
+			       OSSL_PARAM_construct_end()};
+	struct fp_mac *m;
+
+	pthread_once(&fp_mac_once, fp_mac_key_make);
+	if (!fp_mac_key_ok)
+		return NULL;
+	m = pthread_getspecific(fp_mac_key);
+	if (m && CRYPTO_memcmp(m->secret, secret, APIKEY_SECRET_LEN) == 0)
+		return EVP_MAC_init(m->ctx, NULL, 0, NULL) == 1 ? m->ctx : NULL;
+	if (!m) {
+		EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+
+		m = calloc(1, sizeof(*m));
+		if (!m || !mac || !(m->ctx = EVP_MAC_CTX_new(mac)) ||
+		    pthread_setspecific(fp_mac_key, m) != 0) {
+			EVP_MAC_free(mac);
+			if (m)
+				fp_mac_free(m);
+			return NULL;
+		}
+		EVP_MAC_free(mac); /* the context holds its own reference */
+	}
+	memcpy(m->secret, secret, APIKEY_SECRET_LEN);
+	return EVP_MAC_init(m->ctx, secret, APIKEY_SECRET_LEN, params) == 1 ? m->ctx : NULL;
+}
+
 int apikey_fingerprint(const uint8_t secret[APIKEY_SECRET_LEN], const char *key, size_t len,
 		       char out[APIKEY_FP_HEX_LEN + 1])
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	EVP_MAC_CTX *ctx = fp_mac_get(secret);
+	size_t mdlen = 0;
 
 	out[0] = '\0';
-	if (!HMAC(EVP_sha256(), secret, APIKEY_SECRET_LEN, (const unsigned char *)(key ? key : ""),
-		  len, md, &mdlen) ||
-	    mdlen * 2 != APIKEY_FP_HEX_LEN)
+	if (!ctx || EVP_MAC_update(ctx, (const unsigned char *)(key ? key : ""), len) != 1 ||
+	    EVP_MAC_final(ctx, md, &mdlen, sizeof(md)) != 1 || mdlen * 2 != APIKEY_FP_HEX_LEN)
 		return -EIO;
-	for (unsigned i = 0; i < mdlen; i++) {
+	for (size_t i = 0; i < mdlen; i++) {
 		out[2 * i] = hex[md[i] >> 4];
 		out[2 * i + 1] = hex[md[i] & 15];
 	}
+	OPENSSL_cleanse(md, sizeof(md));
 	out[APIKEY_FP_HEX_LEN] = '\0';
 	return 0;
 }
