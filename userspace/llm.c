@@ -146,6 +146,13 @@ void llm_response_head(struct llm_call *c, int status, const struct http_field *
 	if (c->body_kind != LLM_BODY_NONE || c->ended || (status >= 100 && status < 200))
 		return;
 	c->info.status = status;
+	/* A successful answer from an endpoint that is not an LLM call (models list, files, a
+	 * health check...) carries no usage and is not billed: nothing in it to read. Its errors
+	 * are still read, for the record's error fields. */
+	if (c->info.endpoint == LLM_EP_OTHER && status >= 200 && status < 300) {
+		c->body_kind = LLM_BODY_IGNORE;
+		return;
+	}
 	if (coding == LLM_CODING_UNKNOWN) {
 		c->body_kind = LLM_BODY_IGNORE;
 		c->info.body_undecodable = true;

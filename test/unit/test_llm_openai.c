@@ -434,6 +434,30 @@ static void test_deepseek_and_openrouter(void **state)
 	llm_call_free(c);
 }
 
+/* Not an LLM call: a successful answer is not read (nothing in it is billed), an error is. */
+static void test_other_endpoint_bodies(void **state)
+{
+	struct exch ok = {.host = "api.openai.com", .method = "GET", .path = "/v1/models",
+			  .status = 200, .ctype = "application/json",
+			  .resp = "{\"object\":\"list\",\"model\":\"gpt-4o\",\"error\":{\"message\":\"x\"}}"};
+	struct exch err = {.host = "api.openai.com", .method = "GET", .path = "/v1/models",
+			   .status = 404, .ctype = "application/json",
+			   .resp = "{\"error\":{\"message\":\"Not found\",\"type\":"
+				   "\"invalid_request_error\",\"code\":\"unknown_url\"}}"};
+	struct llm_call *c = run(&ok);
+
+	assert_int_equal(llm_info(c)->endpoint, LLM_EP_OTHER);
+	assert_null(llm_info(c)->model_served);
+	assert_null(llm_info(c)->error_message);
+	assert_false(llm_info(c)->has_usage);
+	assert_int_equal(llm_info(c)->response_bytes, strlen(ok.resp));
+	llm_call_free(c);
+	c = run(&err);
+	assert_string_equal(llm_info(c)->error_code, "unknown_url");
+	assert_string_equal(llm_info(c)->error_message, "Not found");
+	llm_call_free(c);
+}
+
 static void test_error_bodies(void **state)
 {
 	struct exch e = {
@@ -602,6 +626,7 @@ int main(void)
 	    cmocka_unit_test(test_groq_x_groq_usage),
 	    cmocka_unit_test(test_deepseek_and_openrouter),
 	    cmocka_unit_test(test_error_bodies),
+	    cmocka_unit_test(test_other_endpoint_bodies),
 	    cmocka_unit_test(test_mid_stream_error),
 	    cmocka_unit_test(test_compressed),
 	    cmocka_unit_test(test_caps),
