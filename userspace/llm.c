@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "jsonload.h"
 #include "llm_int.h"
 
 static const struct llm_dialect_ops *llm_ops(const struct llm_call *c)
@@ -96,7 +97,7 @@ int llm_request_body(struct llm_call *c, const char *body, size_t len)
 		return -E2BIG;
 	/* NUL is allowed inside strings: the providers accept it, so refusing it here would let a
 	 * body slip past unread. */
-	root = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
+	root = jsonload(body, len, false);
 	if (!root) {
 		c->info.request_text_bytes = len; /* the estimate's stand-in for an unread body */
 		return -EBADMSG;
@@ -191,7 +192,7 @@ static void llm_on_event(void *ctx, const struct llm_sse_event *ev)
 		return;
 	if (ev->type_len == 4 && memcmp(ev->type, "ping", 4) == 0)
 		return;
-	root = json_loadb(ev->data, ev->data_len, JSON_ALLOW_NUL, NULL);
+	root = jsonload(ev->data, ev->data_len, false);
 	if (!json_is_object(root)) {
 		json_decref(root);
 		return;
@@ -280,7 +281,7 @@ static bool llm_parse_body(struct llm_call *c)
 
 	if (c->info.body_truncated || c->body_len == 0)
 		return false;
-	root = json_loadb(c->body, c->body_len, JSON_ALLOW_NUL | JSON_DECODE_ANY, NULL);
+	root = jsonload(c->body, c->body_len, true);
 	if (root) {
 		if (json_is_array(root)) {
 			/* Gemini's streamGenerateContent without alt=sse: an array of chunks */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonload.h"
 #include "llm_int.h"
 
 /* JSON numbers beyond 2^53 are not exact in most parsers; no token count comes near. */
@@ -164,7 +165,7 @@ int llm_json_array_each(const char *buf, size_t len, void (*cb)(void *ctx, json_
 
 		if (!end)
 			break;
-		el = json_loadb(buf + i, end - i, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+		el = jsonload(buf + i, end - i, true);
 		if (!el)
 			break;
 		cb(ctx, el);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonload.h"
 #include "llm_int.h"
 #include "errfmt.h"
 
@@ -51,7 +52,7 @@ int llm_json_replace_model(const char *body, size_t len, const char *model, char
 		    "model name must be 1..%d printable ASCII bytes without '\"' or '\\'",
 		    LLM_MODEL_MAX);
 	/* jansson checks the whole body; the scanner below then only has to find the members */
-	root = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
+	root = jsonload(body, len, false);
 	if (!json_is_object(root)) {
 		json_decref(root);
 		return err_fmt(err, errlen, -EBADMSG, "request body is not a JSON object");

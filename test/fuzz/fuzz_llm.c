@@ -18,6 +18,7 @@
 #include "../../userspace/llm_gemini.c"
 #include "../../userspace/llm_inflate.c"
 #include "../../userspace/llm_json.c"
+#include "../../userspace/jsonload.c"
 #include "../../userspace/llm_openai.c"
 #include "../../userspace/llm_rewrite.c"
 #include "../../userspace/llm_route.c"
