@@ -170,6 +170,7 @@ static void *worker_main(void *arg)
 
 	while (!stop) {
 		n = epoll_wait(w->epfd, ev, WORKER_BATCH, WORKER_TICK_MS);
+		log_batch_begin();
 		for (i = 0; i < n; i++) {
 			struct ep_tag *t = ev[i].data.ptr;
 
@@ -192,6 +193,7 @@ static void *worker_main(void *arg)
 			next_tick = mono_ms() + WORKER_TICK_MS;
 		}
 		bury(w);
+		log_batch_end();
 	}
 	while (w->peeking.head)
 		conn_close(w->peeking.head, "shutdown");
