@@ -241,6 +241,20 @@ a, b = [json.loads(l) for l in sys.argv[1].splitlines()]
 p = b.get("payload") or {}
 print(a.get("payload") is not None, "keep this prompt please" in str(p.get("request")), "chat.completion" in str(p.get("response")))' "$out" 2>&1)"
 
+# --- govern = no: intercept and proxy only, nothing decided or recorded; back on with a reload ---
+echo "govern = no" >>"$R/agent.conf"
+"$CTL" -s "$R/agent.sock" reload >/dev/null || not_ok "reload with govern = no"
+before=$("$CTL" -c "$R/agent.conf" log --json -n 100000 | wc -l)
+sdk off openai --key "$KEY" --header "X-Modelux-Tags: team=blocked"
+assert_eq "govern = no: a request the policy blocks passes untouched" True "$(jf off 'd["ok"]')"
+sleep 0.5
+assert_eq "...and leaves no record" "$before" "$("$CTL" -c "$R/agent.conf" log --json -n 100000 | wc -l)"
+sed -i '/^govern = no$/d' "$R/agent.conf"
+"$CTL" -s "$R/agent.sock" reload >/dev/null || not_ok "reload with governance back on"
+sdk on openai --key "$KEY" --header "X-Modelux-Tags: team=blocked"
+assert_eq "...reloaded with it on again, the policy blocks again" 403 "$(jf on 'd["error"]["status"]')"
+next
+
 # --- the raw keys are nowhere the agent wrote -----------------------------------------------------
 found=$(grep -rl -e "$KEY" -e "$AKEY" "$R/state" "$R/logfs" "$R/agent.log" 2>/dev/null)
 assert_eq "raw API keys never on disk or in the agent's log (state dir, SQLite + WAL, log)" "" "$found"
