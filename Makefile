@@ -91,6 +91,7 @@ FUZZ_LIBS_fuzz_apikey := -lcrypto
 FUZZ_LIBS_fuzz_prices := -ljansson
 FUZZ_LIBS_fuzz_llm := -ljansson -lz
 FUZZ_LIBS_fuzz_jsonload := -ljansson
+FUZZ_LIBS_fuzz_sens := -lhs
 FUZZ_LIBS_fuzz_ilog_format := -ljansson
 
 unit: $(UNIT_BINS)

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "policy.h"
 #include "prices.h"
+#include "sens.h"
 #include "tagmap.h"
 
 #define GOV_MAX_TAGS 32
@@ -37,7 +38,8 @@ struct gov_tables {
 	struct policy *policy; /* NULL: no policy, everything allowed */
 	char host_tags[512];
 	struct tagmap *tag_map;  /* NULL: no tag_map file */
-	char tags_locked[258];   /* ",a,b," names a request header may not set */
+	char tags_locked[300];   /* ",a,b," names a request header may not set */
+	uint32_t sens_mask;      /* content detectors to run (sensitivity =); 0: none */
 	char payload_projects[256]; /* ",a,b," for a quick membership test */
 	size_t payload_cap;
 };
@@ -51,8 +53,10 @@ struct govern {
 	char hostname[128];
 	char keys_path[512];
 	bool fail_closed; /* refuse requests while the log cannot be written */
+	struct sens_db *sens; /* content detectors, compiled once (patterns are built in) */
 	atomic_bool off;  /* govern = no: requests pass untouched and unrecorded */
 	atomic_uint_fast64_t records, blocked, downgraded, budget_denied, shadow, leaks;
+	atomic_uint_fast64_t sensitive, sens_errors; /* requests with PII/secrets found; scans failed */
 };
 
 /* Per exchange. */
@@ -118,6 +122,7 @@ static struct gov_tables *tables_load(const struct mlx_config *cfg, const char *
 				      char *err, size_t errlen)
 {
 	struct gov_tables *t = calloc(1, sizeof(*t));
+	char why[256];
 	int rc;
 
 	if (!t) {
@@ -146,7 +151,13 @@ static struct gov_tables *tables_load(const struct mlx_config *cfg, const char *
 			goto fail;
 	}
 	snprintf(t->host_tags, sizeof(t->host_tags), "%s", cfg->tags);
-	snprintf(t->tags_locked, sizeof(t->tags_locked), ",%s,", cfg->tags_locked);
+	/* The computed tags are never the client's to set, whatever tags_locked says. */
+	snprintf(t->tags_locked, sizeof(t->tags_locked), ",sensitivity,pii,secrets,%s,",
+		 cfg->tags_locked);
+	if (sens_kinds_parse(cfg->sensitivity, &t->sens_mask, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "sensitivity: %s", why);
+		goto fail;
+	}
 	snprintf(t->payload_projects, sizeof(t->payload_projects), ",%s,", cfg->payload_projects);
 	t->payload_cap = cfg->payload_cap;
 	return t;
@@ -194,6 +205,8 @@ struct govern *govern_new(const struct mlx_config *cfg, char *err, size_t errlen
 		goto fail;
 	if (budgets_load(g, cfg, err, errlen) < 0)
 		goto fail;
+	if (sens_db_new(&g->sens, err, errlen) < 0)
+		goto fail;
 	path_or(path, sizeof(path), cfg->log_db, cfg->state_dir, "intercept.db");
 	g->log = ilog_open(path, &(struct ilog_opts){ .host = g->hostname }, err, errlen);
 	if (!g->log)
@@ -237,6 +250,7 @@ void govern_free(struct govern *g)
 		ilog_close(g->log, NULL);
 	if (g->budget)
 		budget_close(g->budget);
+	sens_db_free(g->sens);
 	tables_put(g->t);
 	OPENSSL_cleanse(g->secret, sizeof(g->secret));
 	pthread_mutex_destroy(&g->lock);
@@ -314,6 +328,117 @@ static const char *tag_value(const struct gx *x, const char *name)
 		if (strcmp(x->tagv[i].name, name) == 0)
 			return x->tagv[i].value;
 	return NULL;
+}
+
+/* ---- content sensitivity -------------------------------------------------------------------- */
+
+/* Bytes of a request body the detectors look at: beyond this a crafted body could hold a worker
+ * for tens of milliseconds (dense near-matches cost ~70 ms per MiB); real prompts are far
+ * smaller, and base64 blobs (images, files) are skipped by the detectors anyway. */
+#define GOV_SENS_SCAN_MAX (1u << 20)
+
+/* One hyperscan scratch per thread, for the database it was made for. */
+struct sens_tl {
+	const struct sens_db *db;
+	struct sens_scratch *scratch;
+};
+
+static pthread_key_t sens_tl_key;
+static pthread_once_t sens_tl_once = PTHREAD_ONCE_INIT;
+static bool sens_tl_ok;
+
+static void sens_tl_free(void *p)
+{
+	struct sens_tl *t = p;
+
+	sens_scratch_free(t->scratch);
+	free(t);
+}
+
+static void sens_tl_make(void)
+{
+	sens_tl_ok = pthread_key_create(&sens_tl_key, sens_tl_free) == 0;
+}
+
+static struct sens_scratch *sens_scratch_of(const struct sens_db *db)
+{
+	struct sens_tl *t;
+	char err[128];
+
+	pthread_once(&sens_tl_once, sens_tl_make);
+	if (!sens_tl_ok)
+		return NULL;
+	t = pthread_getspecific(sens_tl_key);
+	if (t && t->db == db)
+		return t->scratch;
+	if (!t) {
+		t = calloc(1, sizeof(*t));
+		if (!t || pthread_setspecific(sens_tl_key, t) != 0) {
+			free(t);
+			return NULL;
+		}
+	}
+	sens_scratch_free(t->scratch);
+	t->scratch = NULL;
+	t->db = NULL;
+	if (sens_scratch_new(db, &t->scratch, err, sizeof(err)) < 0)
+		return NULL;
+	t->db = db;
+	return t->scratch;
+}
+
+/* tag_sensitivity - run the enabled detectors over the body and set the computed tags:
+ * sensitivity (secret, pii or none), and pii / secrets naming what was found. A provider key
+ * pasted in the prompt (found by the key scanner) is a secret too. They override any tag of the
+ * same name from another source. */
+static void tag_sensitivity(struct gx *x, const char *body, size_t len)
+{
+	uint32_t mask = x->t->sens_mask;
+	struct sens_report rep;
+	struct sens_scratch *scratch;
+	char list[ILOG_TAGS_LEN], kinds[128];
+	size_t at = 0;
+	const char *level;
+
+	if (!mask || !x->g->sens)
+		return;
+	scratch = sens_scratch_of(x->g->sens);
+	if (!scratch || sens_scan(x->g->sens, scratch, mask, body,
+				  len < GOV_SENS_SCAN_MAX ? len : GOV_SENS_SCAN_MAX, &rep) < 0) {
+		atomic_fetch_add(&x->g->sens_errors, 1);
+		return;
+	}
+	if (x->scan.nleaks && (mask & SENS_SECRET_MASK)) {
+		rep.kinds |= SENS_SECRET;
+		rep.count[sens_kind_index(SENS_SECRET)] += x->scan.nleaks;
+	}
+	level = sens_level(&rep);
+	at += (size_t)snprintf(list + at, sizeof(list) - at, "sensitivity=%s", level);
+	if (rep.kinds & SENS_PII_MASK) {
+		sens_kinds_render(rep.kinds & SENS_PII_MASK, kinds, sizeof(kinds));
+		at += (size_t)snprintf(list + at, sizeof(list) - at, ",pii=%s", kinds);
+	}
+	if (rep.kinds & SENS_SECRET) {
+		size_t k = 0;
+
+		kinds[0] = '\0';
+		for (unsigned b = 0; b < SENS_NSECRETS; b++)
+			if (rep.secrets & (1u << b))
+				k += (size_t)snprintf(kinds + k, k < sizeof(kinds) ? sizeof(kinds) - k : 0,
+						      "%s%s", k ? "+" : "",
+						      sens_secret_name((enum sens_secret)(1u << b)));
+		if (x->scan.nleaks)
+			k += (size_t)snprintf(kinds + k, k < sizeof(kinds) ? sizeof(kinds) - k : 0,
+					      "%sprovider_key", k ? "+" : "");
+		if (at < sizeof(list))
+			at += (size_t)snprintf(list + at, sizeof(list) - at, ",secrets=%s", kinds);
+	}
+	if (at >= sizeof(list))
+		at = sizeof(list) - 1;
+	if (rep.kinds)
+		atomic_fetch_add(&x->g->sensitive, 1);
+	tags_add(x, list, at, NULL);
+	tags_render(x);
 }
 
 /* ---- hook --------------------------------------------------------------------------------- */
@@ -580,6 +705,7 @@ static enum hook_verdict on_request_body(void *ctx, struct http_exchange *ex, co
 	}
 	if (x->scan.nleaks)
 		atomic_fetch_add(&x->g->leaks, 1);
+	tag_sensitivity(x, body, len);
 	return decide(x, ex, in, body, len, ans, rw);
 }
 
@@ -756,7 +882,7 @@ json_t *govern_status(struct govern *g)
 	json_t *j;
 
 	ilog_stats(g->log, &ls);
-	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:I, s:I, "
+	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:I, s:I, s:I, s:I, "
 		      "s:{s:I, s:I, s:I, s:I, s:b, s:s}}",
 		      "records", (json_int_t)atomic_load(&g->records), "blocked",
 		      (json_int_t)atomic_load(&g->blocked), "downgraded",
@@ -766,6 +892,8 @@ json_t *govern_status(struct govern *g)
 		      (json_int_t)atomic_load(&g->leaks), "policy", t->policy != NULL, "budgets",
 		      g->budget != NULL, "tag_map_rules", (json_int_t)tagmap_rules(t->tag_map),
 		      "tag_map_unresolved_groups", (json_int_t)tagmap_unresolved_groups(t->tag_map),
+		      "requests_with_sensitive_content", (json_int_t)atomic_load(&g->sensitive),
+		      "sensitivity_scan_errors", (json_int_t)atomic_load(&g->sens_errors),
 		      "log", "written", (json_int_t)ls.written, "dropped_queue_full",
 		      (json_int_t)ls.dropped_queue_full, "dropped_disk", (json_int_t)ls.dropped_disk,
 		      "write_errors", (json_int_t)ls.write_errors, "failing", ls.failing,

@@ -131,6 +131,30 @@ assert_eq "...once sanctioned (agent reloaded), the same request passes" True "$
 next
 assert_eq "...and the record says sanctioned" sanctioned "$(rf 'd["key"]["state"]')"
 
+# --- content sensitivity: PII routes to the PII-safe group, a secret is blocked ----------------
+PII="Please write to jane.doe@example.com and charge card 4111 1111 1111 1111 for the renewal."
+sdk piioa openai --key "$KEY" --prompt "$PII" --header "X-Modelux-Tags: sensitivity=none"
+assert_eq "PII in an OpenAI prompt: @pii-safe allows only anthropic, so the SDK gets a 403" "403 True" \
+	"$(jf piioa 'd["error"]["status"], "not allowed in @pii-safe" in d["error"]["message"]')"
+next
+assert_match "...recorded with the computed tags (the header cannot set sensitivity)" "$(rf 'd["tags"]')" \
+	"(^|,)sensitivity=pii,pii=email\+card(,|$)"
+assert_eq "...and the rule that matched" "block @pii-safe" "$(rf 'd["decision"], d["rule"]["group"]')"
+sdk piian anthropic --key "$AKEY" --prompt "$PII"
+assert_eq "the same prompt to Anthropic (allowed by @pii-safe) succeeds" True "$(jf piian 'd["ok"]')"
+next
+assert_eq "...recorded as allowed by @pii-safe" "allow @pii-safe" "$(rf 'd["decision"], d["rule"]["group"]')"
+AWSID="AKIA$(head -c 64 /dev/urandom | base64 | tr -dc 'A-Z2-7' | head -c 16)"
+sdk sec openai --key "$KEY" --prompt "deploy with aws_access_key_id=$AWSID today"
+assert_eq "a cloud credential in the prompt: blocked with the policy's reason" "403 True" \
+	"$(jf sec 'd["error"]["status"], "contains a secret" in d["error"]["message"]')"
+next
+assert_match "...recorded as a secret, with its kind" "$(rf 'd["tags"]')" "(^|,)sensitivity=secret,secrets=aws_key_id(,|$)"
+sdk clean openai --key "$KEY" --prompt "Summarise the plot of Hamlet in two sentences."
+next
+assert_eq "a clean prompt is tagged sensitivity=none and allowed" "True allow" \
+	"$(rf '"sensitivity=none" in d["tags"].split(","), d["decision"]')"
+
 # --- budget ------------------------------------------------------------------------------------
 for i in 1 2 3 4 5 6 7 8; do
 	sdk "b$i" openai --key "$KEY" --model gpt-4o --max-tokens 50 --header "X-Modelux-Tags: team=tight"
@@ -172,7 +196,7 @@ import json, sys
 ks = {k["fingerprint"]: k for k in json.loads(sys.argv[1])}
 k = ks[sys.argv[2]]
 print(k["requests"] >= 10, any(u["exe"].endswith("node") for u in k["used_by"]))' "$out" "$FP" 2>&1)"
-out=$("$CTL" -c "$R/agent.conf" log -n 3 --provider anthropic)
+out=$("$CTL" -c "$R/agent.conf" log -n 10 --provider anthropic)
 assert_contains "modeluxctl log filters by provider" "$out" "claude-sonnet-4-5"
 out=$("$CTL" -c "$R/agent.conf" prices)
 assert_contains "modeluxctl prices shows the table in use" "$out" "gpt-4o"
