@@ -253,6 +253,11 @@ sdk tm2 openai --key "$KEY"
 next
 assert_match "...and the previous map still tags (group, exe rules kept)" "$(rf 'd["tags"]')" "cost=c0,tool=node"
 cp "$R/tags.map.good" "$R/tags.map"
+echo "sensitivity = email,emial" >>"$R/agent.conf"
+out=$("$CTL" -s "$R/agent.sock" reload 2>&1)
+assert_match "unknown detector in sensitivity = on reload: rejected, naming it" "$out" "sensitivity: .*emial"
+sed -i '/^sensitivity = /d' "$R/agent.conf"
+"$CTL" -s "$R/agent.sock" reload >/dev/null || not_ok "reload after the bad sensitivity list"
 
 # --- payload retention, per project ---------------------------------------------------------------
 sdk pl openai --key "$KEY" --header "X-Modelux-Tags: project=kb" --prompt "keep this prompt please"
