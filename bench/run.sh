@@ -41,7 +41,7 @@
 # BENCH_IDLE_CONNS TLS connections through it).
 #
 # Environment: O (build dir, default build), BENCH_DURATION (5), BENCH_WARMUP (1), BENCH_ROUNDS
-# (5), BENCH_CLIENTS (32), BENCH_IDLE_CONNS (10000), BENCH_PERF (1: perf record the agent during
+# (5), BENCH_CLIENTS (32), BENCH_IDLE_CONNS (10000), BENCH_SCENARIOS (all), BENCH_PERF (1: perf record the agent during
 # the first modelux h1 run and print its top symbols), BENCH_KEEP (1: keep the run dir),
 # BENCH_NO_MD (1: do not touch BENCHMARKS.md), BENCH_SETUP_ONLY (1: set everything up, say where,
 # and wait for Ctrl-C: for looking around by hand).
@@ -68,6 +68,8 @@ HAPROXY_STATIC_PORT=18444 # a leaf minted beforehand (h2 only, see haproxy.cfg.i
 HAPROXY_H2_PORT=$HAPROXY_PORT
 HAPROXY_H2_NOTE=
 SCENARIOS=(h1 h2 churn churn-resume llm)
+# BENCH_SCENARIOS="h1 churn": only those (for working on one figure; make bench runs them all)
+[ -n "${BENCH_SCENARIOS:-}" ] && read -r -a SCENARIOS <<<"$BENCH_SCENARIOS"
 TARGETS=(direct modelux bare haproxy)
 # `bare` (modelux with govern = no) runs only in these scenarios: what governance costs.
 BARE_SCENARIOS=" h1 llm "

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,6 +233,7 @@ int conn_connect_upstream(struct conn *c)
 	/* The mark is what keeps our own connect() out of the redirect. */
 	if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0)
 		goto fail;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 	if (connect(fd, (struct sockaddr *)&c->orig, c->orig_len) < 0 && errno != EINPROGRESS)
 		goto fail;
 	ep_add(c, &c->up, EPOLLIN | EPOLLOUT | EPOLLRDHUP);

@@ -3,6 +3,8 @@
 #include "upconn.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,6 +395,8 @@ static struct upconn *upconn_new(struct upool *p, struct upkey *k)
 	/* The mark is what keeps our own connect() out of the redirect. */
 	if (u->fd < 0 ||
 	    setsockopt(u->fd, SOL_SOCKET, SO_MARK, &k->mark, sizeof(k->mark)) < 0 ||
+	    /* whole records and frames are written: no Nagle delay behind the provider's ACKs */
+	    setsockopt(u->fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int)) < 0 ||
 	    (connect(u->fd, (struct sockaddr *)&k->addr, k->addr_len) < 0 && errno != EINPROGRESS)) {
 		atomic_fetch_add(&p->w->ag->stats.upstream_fail, 1);
 		log_info("upconn sni=%s connect failed: %s", k->sni, strerror(errno));

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,8 +126,15 @@ static void accept_all(struct worker *w, int lfd, int family)
 {
 	int fd;
 
-	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		int one = 1;
+
+		/* The agent writes whole TLS records and HTTP messages: Nagle would only hold a
+		 * response back behind the client's delayed ACK of the session tickets sent just
+		 * before it (a 40 ms stall per new connection). Best effort. */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		conn_accept(w, fd, family);
+	}
 	if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 		log_warn("worker %u: accept: %s", w->idx, strerror(errno));
 }
