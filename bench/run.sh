@@ -912,7 +912,7 @@ write_md() {
 			- **modelux**: the same command from the cgroup modelux steers: the real BPF redirect
 			  (cgroup connect4) hands the connection to \`modelux-agent\` listening on 127.0.0.1 in the
 			  client's netns, with default settings ($AGENT_WORKERS workers, \`log_level = info\`: one
-			  \`flow\` and one \`http\` log line per connection/request, written to a file) and
+			  \`flow\` log line per connection, written to a file) and
 			  governance on (policy, budgets, tag map, intercept log: see below). It terminates TLS
 			  with a leaf minted from the corporate CA and proxies to nginx over TLS verified against
 			  the provider CA, on a per-worker pool of provider connections (h2 multiplexed when

@@ -306,7 +306,9 @@ static void exch_finish(struct exch *ex, struct agent *ag, uint64_t flow_id)
 	ex->hx.resp_body_bytes = ex->resp_bytes;
 	if (ag && ag->hook.response_end)
 		ag->hook.response_end(ag->hook.ctx, &ex->hx, reset);
-	log_info("http id=%llu.%llu proto=%s method=%s path=%.*s%s status=%d req_bytes=%llu "
+	/* Debug level: every request already has its durable record in the intercept log; at
+	 * info the agent's own log keeps one line per connection (flow), not per request. */
+	log_debug("http id=%llu.%llu proto=%s method=%s path=%.*s%s status=%d req_bytes=%llu "
 		 "resp_bytes=%llu ttfb_ms=%lld dur_ms=%lld up=%s%s%s%s%s",
 		 (unsigned long long)flow_id, (unsigned long long)ex->hx.seq, ex->front_proto,
 		 ex->req.method ? ex->req.method : "", (int)plen, path,
