@@ -312,14 +312,26 @@ static void tags_add(struct gx *x, const char *list, size_t len, const char *loc
 	}
 }
 
+/* tags_render - "k=v,k=v" into x->tags, cut at a pair boundary when it does not fit. */
 static void tags_render(struct gx *x)
 {
 	size_t at = 0;
 
-	x->tags[0] = '\0';
-	for (size_t i = 0; i < x->ntags && at < sizeof(x->tags); i++)
-		at += (size_t)snprintf(x->tags + at, sizeof(x->tags) - at, "%s%s=%s", i ? "," : "",
-				       x->tagv[i].name, x->tagv[i].value);
+	for (size_t i = 0; i < x->ntags; i++) {
+		size_t nl = strlen(x->tagv[i].name), vl = strlen(x->tagv[i].value);
+		size_t need = (i ? 1 : 0) + nl + 1 + vl;
+
+		if (at + need >= sizeof(x->tags))
+			break;
+		if (i)
+			x->tags[at++] = ',';
+		memcpy(x->tags + at, x->tagv[i].name, nl);
+		at += nl;
+		x->tags[at++] = '=';
+		memcpy(x->tags + at, x->tagv[i].value, vl);
+		at += vl;
+	}
+	x->tags[at] = '\0';
 }
 
 static const char *tag_value(const struct gx *x, const char *name)
@@ -527,11 +539,29 @@ static const char *nz(const char *s)
 	return s ? s : "";
 }
 
+/* local_hour_weekday - localtime_r per thread once a second: it takes a lock and checks the
+ * time zone on every call, and the policy asks on every request. */
+static void local_hour_weekday(time_t now, int *hour, int *weekday)
+{
+	static __thread time_t at = -1;
+	static __thread int h, wd;
+
+	if (now != at) {
+		struct tm tm;
+
+		localtime_r(&now, &tm);
+		h = tm.tm_hour;
+		wd = tm.tm_wday;
+		at = now;
+	}
+	*hour = h;
+	*weekday = wd;
+}
+
 static void fill_policy_input(struct gx *x, struct http_exchange *ex, const struct llm_info *in,
 			      struct policy_input *pi)
 {
 	struct budget_status bs;
-	struct tm tm;
 	time_t now = time(NULL);
 
 	memset(pi, 0, sizeof(*pi));
@@ -560,9 +590,7 @@ static void fill_policy_input(struct gx *x, struct http_exchange *ex, const stru
 	pi->user = ex->username;
 	pi->key_shadow = x->has_key && !x->sanctioned;
 	pi->key_provider = x->has_key ? x->key.fmt->provider : NULL;
-	localtime_r(&now, &tm);
-	pi->hour = tm.tm_hour;
-	pi->weekday = tm.tm_wday;
+	local_hour_weekday(now, &pi->hour, &pi->weekday);
 }
 
 /* Answer with the provider's own error shape, so SDKs raise their usual exception. */
