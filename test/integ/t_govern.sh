@@ -315,5 +315,28 @@ kill -9 "$(bg_pid agent)"
 sleep 0.2
 n2=$("$CTL" -c "$R/agent.conf" log --json -n 100000 | wc -l)
 assert_eq "kill -9 300 ms after a request: its record is on disk" "$((n + 1))" "$n2"
+
+# --- fail-closed: while the log cannot be written nothing leaves unrecorded ----------------------
+echo "fail_closed = yes" >>"$R/agent.conf"
+agent_start agent2 "$R/agent.conf" || integ_finish
+wait_for "fail-closed agent learned its targets" 5 grep -q "target learned provider=openai" "$R/agent2.log"
+sdk fc0 openai --key "$KEY"
+assert_eq "fail-closed agent, log healthy: requests pass" True "$(jf fc0 'd["ok"]')"
+free_kb=$(df -k --output=avail "$R/logfs" | tail -1)
+head -c $(((free_kb - 48) * 1024)) /dev/zero >"$R/logfs/filler" 2>/dev/null
+in_client h2load -n 1500 -c 4 --h1 "https://$MLX_HOST_OPENAI/hello" >"$R/h2load2.txt" 2>&1
+wait_for "log full under fail-closed: the agent says so" 10 log_failing
+sdk fc1 openai --key "$KEY"
+assert_eq "...and refuses the SDK's request: 503, the reason, no retry" "503 True" \
+	"$(jf fc1 'd["error"]["status"], "fail-closed" in d["error"]["message"]')"
+out=$(in_client curl -sS --cacert "$CLIENTS" -o /dev/null -w '%{http_code}' "https://$MLX_HOST_OPENAI/hello")
+assert_eq "...a GET too" 503 "$out"
+rm -f "$R/logfs/filler"
+wait_for "space back: the log recovers" 15 log_healthy
+n=$("$CTL" -c "$R/agent.conf" log --json -n 100000 | wc -l)
+sdk fc2 openai --key "$KEY" --prompt "after the outage"
+assert_eq "...and requests pass again" True "$(jf fc2 'd["ok"]')"
+wait_for "...recorded" 5 sh -c "[ \$('$CTL' -c '$R/agent.conf' log --json -n 100000 | wc -l) -eq $((n + 1)) ]"
+agent_stop agent2
 umount "$R/logfs"
 integ_finish
