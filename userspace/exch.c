@@ -81,6 +81,18 @@ void exch_start(struct exch *ex)
 		exch_answer_hook(ex, &ans);
 		return;
 	}
+	/* A protocol switch (WebSocket, e.g. OpenAI's Realtime API) cannot be carried by the
+	 * exchange model yet. Forwarded without its hop-by-hop Upgrade it would reach the
+	 * provider as a plain GET and fail obscurely; say so instead (and the record says so). */
+	if (ex->req.upgrade) {
+		static const char msg[] =
+		    "modelux: switching protocols (WebSocket) through the interception is not "
+		    "supported yet; the request was not sent\n";
+
+		atomic_fetch_add(&ag->stats.http_upgrades_refused, 1);
+		exch_answer(ex, 501, "text/plain; charset=utf-8", msg, sizeof(msg) - 1);
+		return;
+	}
 	if (v == HOOK_HOLD) {
 		ex->held = true; /* exch_req_end decides */
 		return;

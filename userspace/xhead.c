@@ -180,6 +180,7 @@ int xhead_from_h1_request(struct xhead *x, const struct h1_head *h, char *err, s
 	x->content_length = h->chunked ? -1 : (h->content_length >= 0 ? h->content_length : 0);
 	x->chunked = h->chunked;
 	x->expect_continue = h->expect_100_continue;
+	x->upgrade = h->upgrade;
 	return rc;
 }
 

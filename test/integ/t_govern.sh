@@ -225,6 +225,15 @@ assert_match "a GET is decided on its head: the policy blocks it too (403, OpenA
 	'"error":.*team blocked in this test.* 403$'
 next
 assert_eq "...recorded as blocked by rule 0" "block 0" "$(rf 'd["decision"], d["rule"]["index"]')"
+out=$(in_client curl -sS --http1.1 --cacert "$CLIENTS" -w ' %{http_code}' \
+	"https://api.openai.com/v1/realtime?model=gpt-4o-realtime-preview" -H "Authorization: Bearer $KEY" \
+	-H "Connection: Upgrade" -H "Upgrade: websocket" -H "Sec-WebSocket-Version: 13" \
+	-H "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==")
+assert_match "a WebSocket upgrade is refused with 501 and the reason, not sent upstream mangled" "$out" \
+	"WebSocket\) through the interception is not supported yet.* 501$"
+next
+assert_eq "...and recorded (501, the key fingerprinted)" "501 True" \
+	"$(rf 'd["http_status"], d["key"]["fingerprint"] == sys.argv[2]' "$FP")"
 sdk hdr openai --key "$KEY" --header "X-Modelux-Tags: team=hdr-team,cost=stolen,feature=f1"
 next
 assert_match "header tags override the map, except the locked name (cost)" \
