@@ -70,8 +70,10 @@ HAPROXY_H2_NOTE=
 SCENARIOS=(h1 h2 churn churn-resume llm)
 # BENCH_SCENARIOS="h1 churn": only those (for working on one figure; make bench runs them all)
 [ -n "${BENCH_SCENARIOS:-}" ] && read -r -a SCENARIOS <<<"$BENCH_SCENARIOS"
-TARGETS=(direct modelux bare haproxy)
-# `bare` (modelux with govern = no) runs only in these scenarios: what governance costs.
+TARGETS=(direct modelux nopolicy bare haproxy)
+# `nopolicy` (modelux without its policy and budgets: parsing, keys, tags, detectors and the
+# log still on) and `bare` (govern = no) run only in these scenarios: what governance costs,
+# and what of it the policy and budgets cost.
 BARE_SCENARIOS=" h1 llm "
 # A made-up API key of OpenAI's project format for the llm scenario (fingerprinted, never stored).
 BENCH_KEY="sk-proj-bench$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 40)"
@@ -407,7 +409,14 @@ build_helper() {	# <output> <source>: gcc if missing or older than the source
 	fi
 }
 
-write_agent_conf() {
+write_agent_conf() {	# [full|nopolicy|off]: governance as measured by modelux, nopolicy, bare
+	local mode=${1:-full} pol="" gov=yes
+	case $mode in
+	full) pol="policy = $REPO/bench/policy.json
+budgets = $REPO/bench/budgets.json" ;;
+	nopolicy) ;;
+	off) gov=no ;;
+	esac
 	mkdir -p "$RUN/state"
 	cat >"$RUN/agent.conf" <<-EOF
 		# modelux-agent for make bench: defaults except where the bench's topology needs otherwise
@@ -421,20 +430,19 @@ write_agent_conf() {
 		ca_cert = $RUN/corp/ca.crt
 		ca_key = $RUN/corp/ca.key
 		upstream_ca_file = $RUN/provider/ca.crt
-		policy = $REPO/bench/policy.json
-		budgets = $REPO/bench/budgets.json
 		tag_map = $REPO/bench/tags.map
 		tags = env=bench,site=lab
 		tags_locked = team
-		govern = ${1:-yes}
+		govern = $gov
 	EOF
+	[ -z "$pol" ] || printf '%s\n' "$pol" >>"$RUN/agent.conf"
 }
-# set_governance <yes|no>: rewrite the agent's configuration and reload it in place (the
-# `bare` target is the same agent with governance off: interception and proxying only).
+# set_governance <full|nopolicy|off>: rewrite the agent's configuration and reload it in place
+# (`nopolicy` and `bare` are the same agent as `modelux`, reloaded).
 set_governance() {
 	write_agent_conf "$1"
 	"$BUILD/modeluxctl" -s "$RUN/agent.sock" reload >"$RUN/reload.log" 2>&1 ||
-		{ cat "$RUN/reload.log" >&2; die "agent reload (govern = $1) failed"; }
+		{ cat "$RUN/reload.log" >&2; die "agent reload (governance $1) failed"; }
 }
 
 AGENT_PID=
@@ -532,13 +540,13 @@ run_load() {	# <scenario> <target> <round>
 		;;
 	esac
 	case $tg in
-	modelux | bare) cg=client ;;
+	modelux | bare | nopolicy) cg=client ;;
 	*) cg=direct ;;
 	esac
 	local pcg=agent
 	[ "$tg" = haproxy ] && pcg=haproxy
 	local mark=0
-	[ "$tg" = modelux ] || [ "$tg" = bare ] && mark=$(stat -c %s "$AGENT_LOG")
+	[ "$tg" = modelux ] || [ "$tg" = bare ] || [ "$tg" = nopolicy ] && mark=$(stat -c %s "$AGENT_LOG")
 	# The load in the background; the CPU of each cgroup is read over the measured part.
 	timeout -k 5 $((DUR + WARM + 60)) sh -c 'echo $$ >"$1/cgroup.procs" && ns=$2 && shift 2 && exec ip netns exec "$ns" "$@"' \
 		sh "$CG/$cg" "$CLIENT_NS" "${args[@]}" >"$out" 2>&1 &
@@ -575,7 +583,7 @@ run_load() {	# <scenario> <target> <round>
 	elif [ "$P_2XX" -le 0 ] || awk -v b="$P_BAD" -v d="$P_DONE" 'BEGIN { exit !(b > 0.01 * d) }'; then
 		ok=0
 		why="$P_2XX 2xx of $P_DONE requests, $P_BAD failed/errored/non-2xx"
-	elif { [ "$tg" = modelux ] || [ "$tg" = bare ]; } && ! check_intercepted "$mark"; then
+	elif { [ "$tg" = modelux ] || [ "$tg" = bare ] || [ "$tg" = nopolicy ]; } && ! check_intercepted "$mark"; then
 		ok=0
 		why=$INTERCEPT_WHY
 	fi
@@ -806,12 +814,13 @@ ceiling_of() {	# <scenario> <target>: median over the rounds (clean ones, both r
 	done
 	if [ ${#v[@]} = 0 ]; then echo n/a; else median "${v[@]}" | awk '{ printf "%.2f", $1 }'; fi
 }
-# modelux / bare: median of the per-round ratios (the two runs of a round are back to back).
-gov_ratio_of() {	# <scenario>
-	local r v=()
+# <a> / <b> (default modelux / bare): median of the per-round ratios (their runs of a round are
+# back to back).
+gov_ratio_of() {	# <scenario> [a b]
+	local r v=() a=${2:-modelux} b=${3:-bare}
 	for r in $(seq 1 "$ROUNDS"); do
-		[ -n "${RPS_R[$1/modelux/$r]:-}" ] && [ -n "${RPS_R[$1/bare/$r]:-}" ] || continue
-		v+=("$(ratio "${RPS_R[$1/modelux/$r]}" "${RPS_R[$1/bare/$r]}")")
+		[ -n "${RPS_R[$1/$a/$r]:-}" ] && [ -n "${RPS_R[$1/$b/$r]:-}" ] || continue
+		v+=("$(ratio "${RPS_R[$1/$a/$r]}" "${RPS_R[$1/$b/$r]}")")
 	done
 	if [ ${#v[@]} = 0 ]; then echo n/a; else median "${v[@]}" | awk '{ printf "%.2f", $1 }'; fi
 }
@@ -884,7 +893,7 @@ write_md() {
 		for sc in "${SCENARIOS[@]}"; do
 			for tg in "${TARGETS[@]}"; do
 				k=$sc/$tg
-				[ "$tg" = bare ] && [[ $BARE_SCENARIOS != *" $sc "* ]] && continue
+				{ [ "$tg" = bare ] || [ "$tg" = nopolicy ]; } && [[ $BARE_SCENARIOS != *" $sc "* ]] && continue
 				if [ -n "${RPS_RUNS[$k]:-}" ]; then
 					# shellcheck disable=SC2086
 					printf '| %s | %s | %s | %s%% | %s | %s | %s | %s |\n' "$sc" "$tg" "${RPS_SHOWN[$k]% }" \
@@ -970,19 +979,22 @@ write_md() {
 			plus \`bench/policy.json\` (13 rules, 9 groups: every condition is evaluated for each
 			request), \`bench/budgets.json\` (5 budgets, team/project/user/key/host, all applying:
 			each request reserves and settles on 5 counters), \`bench/tags.map\`, content detectors on;
-			**bare** is the same agent reloaded with \`govern = no\` (interception and proxying only:
-			no parsing, keys, policy, budgets or records). The **llm** scenario POSTs a 1.2 KB
+			**nopolicy** is the same agent reloaded without its policy and budgets (parsing, keys,
+			tags, detectors and the log still on: modelux / nopolicy is what the policy and budgets
+			cost); **bare** is the same agent reloaded with \`govern = no\` (interception and
+			proxying only: no parsing, keys, policy, budgets or records). The **llm** scenario POSTs a 1.2 KB
 			chat-completion request (\`bench/chat-request.json\`, with an API key) and gets a
 			chat completion with its usage (\`bench/chat-response.json\`): parsed, priced, settled
 			and recorded (one intercept-log record per request).
 
-			| scenario | direct req/s | modelux req/s | bare req/s | modelux / direct | bare / direct | modelux / bare | proxy CPU µs/req modelux / bare |
-			|---|---:|---:|---:|---:|---:|---:|---:|
+			| scenario | direct req/s | modelux req/s | nopolicy req/s | bare req/s | modelux / direct | nopolicy / direct | bare / direct | modelux / nopolicy | modelux / bare | proxy CPU µs/req modelux / nopolicy / bare |
+			|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 			$(for sc in ${BARE_SCENARIOS}; do
-				printf '| %s | %s | %s | %s | **%s** | %s | %s | %s / %s |\n' "$sc" "$(cell "$sc/direct")" \
-					"$(cell "$sc/modelux")" "$(cell "$sc/bare")" "$(ratio_of "$sc" modelux)" \
-					"$(ratio_of "$sc" bare)" "$(gov_ratio_of "$sc")" \
-					"$(median_or_na ${CPU_PROXY[$sc/modelux]:-})" "$(median_or_na ${CPU_PROXY[$sc/bare]:-})"
+				printf '| %s | %s | %s | %s | %s | **%s** | %s | %s | %s | %s | %s / %s / %s |\n' "$sc" "$(cell "$sc/direct")" \
+					"$(cell "$sc/modelux")" "$(cell "$sc/nopolicy")" "$(cell "$sc/bare")" "$(ratio_of "$sc" modelux)" \
+					"$(ratio_of "$sc" nopolicy)" "$(ratio_of "$sc" bare)" "$(gov_ratio_of "$sc" modelux nopolicy)" \
+					"$(gov_ratio_of "$sc")" "$(median_or_na ${CPU_PROXY[$sc/modelux]:-})" \
+					"$(median_or_na ${CPU_PROXY[$sc/nopolicy]:-})" "$(median_or_na ${CPU_PROXY[$sc/bare]:-})"
 			done)
 
 			Intercept log under this load: $GOV_LOG_LINE.
@@ -1072,11 +1084,11 @@ for round in $(seq 1 "$ROUNDS"); do
 		for tg in "${TARGETS[@]}"; do
 			# once modelux has shown it does not speak h2, do not ask again
 			[ "$sc/$tg" = h2/modelux ] && [ -n "${NA_REASON[h2/modelux]:-}" ] && continue
-			if [ "$tg" = bare ]; then
+			if [ "$tg" = bare ] || [ "$tg" = nopolicy ]; then
 				[[ $BARE_SCENARIOS == *" $sc "* ]] || continue
-				set_governance no
+				if [ "$tg" = bare ]; then set_governance off; else set_governance nopolicy; fi
 				run_load "$sc" "$tg" "$round"
-				set_governance yes
+				set_governance full
 				continue
 			fi
 			run_load "$sc" "$tg" "$round"
@@ -1128,7 +1140,7 @@ if [ ${#BUSY_RUNS[@]} -gt 0 ]; then
 	say "warning: other processes competed for the CPUs during ${#BUSY_RUNS[@]} run(s): ${BUSY_RUNS[*]}"
 fi
 for sc in ${BARE_SCENARIOS}; do
-	say "governance cost, $sc: modelux/direct $(ratio_of "$sc" modelux), bare/direct $(ratio_of "$sc" bare), modelux/bare $(gov_ratio_of "$sc")"
+	say "governance cost, $sc: modelux/direct $(ratio_of "$sc" modelux), nopolicy/direct $(ratio_of "$sc" nopolicy), bare/direct $(ratio_of "$sc" bare); modelux/nopolicy $(gov_ratio_of "$sc" modelux nopolicy) (policy + budgets), modelux/bare $(gov_ratio_of "$sc") (all governance)"
 done
 say "mint: new SNI ${MINT_MEAN} us mean, ${MINT_P99} us p99; cached ${MINT_CACHED} ns"
 say "memory: ${MEM_RSS_PER} KiB agent RSS + ${MEM_SLAB_PER} KiB kernel slab per idle intercepted connection ($MEM_N held)"
