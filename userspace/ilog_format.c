@@ -3,6 +3,7 @@
  * bodies): table cells replace control bytes and invalid UTF-8 with '?', JSON strings replace
  * invalid UTF-8 with U+FFFD. Borrows the rows it formats; the JSON is the caller's. */
 #include "ilog.h"
+#include "utf8.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -48,35 +49,6 @@ bool ilog_key_state_parse(const char *s, enum ilog_key_state *out)
 	return false;
 }
 
-/* Length of the valid UTF-8 sequence at <p> (at most <n> bytes available), 0 if invalid:
- * overlong forms, surrogates and code points above U+10FFFF are invalid. */
-static size_t ilog_utf8_seq(const unsigned char *p, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
 
 /* Appends <s> as a table cell of <width> characters (0 = as long as it is, no padding): control
  * bytes and invalid UTF-8 become '?', a longer value is cut and ends in '~'. */
@@ -86,7 +58,7 @@ static void ilog_cell(char *buf, size_t *off, size_t cap, const char *s, size_t 
 	size_t n = strlen((const char *)p), chars = 0, o = *off;
 
 	while (*p && (!width || chars < width) && o + 5 < cap) {
-		size_t len = ilog_utf8_seq(p, n);
+		size_t len = utf8_char_len(p, n);
 
 		if (width && chars == width - 1 && p[len ? len : 1]) {
 			buf[o++] = '~';
@@ -300,7 +272,7 @@ static json_t *ilog_json_strn(const char *s, size_t len)
 	json_t *j;
 
 	while (i < len) {
-		size_t n = ilog_utf8_seq(p + i, len - i);
+		size_t n = utf8_char_len(p + i, len - i);
 
 		if (!n)
 			break;
@@ -311,7 +283,7 @@ static json_t *ilog_json_strn(const char *s, size_t len)
 	if (3 * len > sizeof(small) - 1 && !(out = malloc(3 * len + 1)))
 		return NULL;
 	for (i = 0; i < len;) {
-		size_t n = ilog_utf8_seq(p + i, len - i);
+		size_t n = utf8_char_len(p + i, len - i);
 
 		if (n) {
 			memcpy(out + o, p + i, n);
@@ -386,7 +358,7 @@ static json_t *ilog_json_payload(const void *data, size_t stored, uint64_t len)
 	ilog_jset(o, "len", json_integer((json_int_t)len), &ok);
 	ilog_jset(o, "stored", json_integer((json_int_t)stored), &ok);
 	while (i < stored) {
-		size_t n = ilog_utf8_seq(p + i, stored - i);
+		size_t n = utf8_char_len(p + i, stored - i);
 
 		if (!n)
 			break;

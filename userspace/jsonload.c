@@ -11,6 +11,7 @@
  *  - one NUL byte right after a number or true/false/null is skipped (a quirk of jansson's
  *    lexer, kept so the two agree on every input). */
 #include "jsonload.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <locale.h>
@@ -36,36 +37,6 @@ static void jl_ws(struct jl *s)
 		s->p++;
 }
 
-/* utf8_seq - length of the valid UTF-8 sequence at <p> (first byte >= 0x80), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-	unsigned c = p[0], need, i;
-	uint32_t cp;
-
-	if (c >= 0xc2 && c <= 0xdf) {
-		need = 1;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		need = 2;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		need = 3;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if ((size_t)(end - p) <= need)
-		return 0;
-	for (i = 1; i <= need; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return need + 1;
-}
 
 static int hex4(const unsigned char *p, uint32_t *out)
 {
@@ -88,29 +59,6 @@ static int hex4(const unsigned char *p, uint32_t *out)
 	return 0;
 }
 
-static size_t utf8_put(unsigned char *o, uint32_t cp)
-{
-	if (cp < 0x80) {
-		o[0] = (unsigned char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (unsigned char)(0xc0 | (cp >> 6));
-		o[1] = (unsigned char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (unsigned char)(0xe0 | (cp >> 12));
-		o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-		o[2] = (unsigned char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	o[0] = (unsigned char)(0xf0 | (cp >> 18));
-	o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-	o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-	o[3] = (unsigned char)(0x80 | (cp & 0x3f));
-	return 4;
-}
 
 /* jl_string - the string starting after the opening quote at s->p. Its bytes go to <out> (a
  * buffer of <cap>; a larger string is put in a malloc'd buffer returned in *<heap>). Sets *<len>.
@@ -138,7 +86,7 @@ static const char *jl_string(struct jl *s, char *out, size_t cap, char **heap, s
 		if (c < 0x80) {
 			p++;
 		} else {
-			size_t k = utf8_seq(p, end);
+			size_t k = utf8_char_len(p, (size_t)(end - p));
 
 			if (!k)
 				return NULL;
@@ -188,7 +136,7 @@ static const char *jl_string(struct jl *s, char *out, size_t cap, char **heap, s
 		if (c < 0x20)
 			goto fail;
 		if (c >= 0x80) {
-			size_t k = utf8_seq(p, end);
+			size_t k = utf8_char_len(p, (size_t)(end - p));
 
 			if (!k)
 				goto fail;

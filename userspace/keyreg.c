@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "keyreg.h"
+#include "utf8.h"
 #include "hexdigit.h"
 
 struct keyreg {
@@ -128,35 +129,6 @@ static bool reserve_one(struct keyreg *reg)
 	return true;
 }
 
-/* Length of the valid UTF-8 sequence at <s> (at most <n> bytes), or 0 when invalid (overlong
- * forms, surrogates and code points above U+10FFFF included). */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
 
 /* Every byte of the line is valid UTF-8 and no control character other than tab. */
 static bool check_text(struct parser *p, const char *s, const char *end)
@@ -171,7 +143,7 @@ static bool check_text(struct parser *p, const char *s, const char *end)
 			return fail(p, s, "carriage return not at the end of a line");
 		if ((c < 0x20 && c != '\t') || c == 0x7f)
 			return fail(p, s, "control character 0x%02x", c);
-		n = utf8_len((const unsigned char *)s, (size_t)(end - s));
+		n = utf8_char_len((const unsigned char *)s, (size_t)(end - s));
 		if (n == 0)
 			return fail(p, s, "invalid UTF-8");
 		s += n;

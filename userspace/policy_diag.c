@@ -10,35 +10,6 @@
 #define DIAG_QUOTE_MAX 48   /* longest token echoed back in a message */
 #define DIAG_SUGGEST_MAX 64 /* words longer than this get no suggestion */
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 (overlong forms, surrogates and values
- * above U+10FFFF are invalid). */
-size_t pol_utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned long cp;
-	size_t need;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		need = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		need = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		need = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (n < need)
-		return 0;
-	for (size_t i = 1; i < need; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((need == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (need == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return need;
-}
 
 void pol_line_col(const char *text, size_t len, size_t off, unsigned *line, unsigned *col)
 {
@@ -230,7 +201,7 @@ void pol_out_quoted(struct pol_out *o, const char *s)
 	for (size_t left = strlen(s); *s; s++, left--) {
 		unsigned char c = (unsigned char)*s;
 		char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
-		size_t l = c >= 0x80 ? pol_utf8_len((const unsigned char *)s, left) : 1;
+		size_t l = c >= 0x80 ? utf8_char_len((const unsigned char *)s, left) : 1;
 
 		if (l > 1) { /* a whole valid UTF-8 character passes as it is */
 			s += l - 1;
@@ -270,7 +241,7 @@ void pol_out_sanitized(struct pol_out *o, const char *s)
 
 	for (size_t i = 0; i < n;) {
 		unsigned char c = (unsigned char)s[i];
-		size_t l = pol_utf8_len((const unsigned char *)s + i, n - i);
+		size_t l = utf8_char_len((const unsigned char *)s + i, n - i);
 
 		if (l && c >= 0x20 && c != 0x7f) {
 			i += l;

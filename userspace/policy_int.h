@@ -3,6 +3,8 @@
 #ifndef MODELUX_POLICY_INT_H
 #define MODELUX_POLICY_INT_H
 
+#include "utf8.h"
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -35,9 +37,6 @@ struct pol_src {
 	size_t errlen;
 };
 
-/* pol_utf8_len - length of the valid UTF-8 character at s[0..n), or 0 (overlong forms,
- * surrogates and values above U+10FFFF are invalid). */
-size_t pol_utf8_len(const unsigned char *s, size_t n);
 
 /* pol_line_col - 1-based line and column (in UTF-8 characters) of byte <off> of <text>. */
 void pol_line_col(const char *text, size_t len, size_t off, unsigned *line, unsigned *col);

@@ -54,31 +54,6 @@ static long pj_hex4(const char *s, size_t len, size_t at)
 	return v;
 }
 
-static size_t pj_utf8_put(char *dst, unsigned long cp)
-{
-	unsigned char *d = (unsigned char *)dst;
-
-	if (cp < 0x80) {
-		d[0] = (unsigned char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		d[0] = (unsigned char)(0xc0 | (cp >> 6));
-		d[1] = (unsigned char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		d[0] = (unsigned char)(0xe0 | (cp >> 12));
-		d[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-		d[2] = (unsigned char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	d[0] = (unsigned char)(0xf0 | (cp >> 18));
-	d[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-	d[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-	d[3] = (unsigned char)(0x80 | (cp & 0x3f));
-	return 4;
-}
 
 /* An escape at s[at] == '\\': its code point and raw length, or false with the error offset. */
 static bool pj_escape(const char *s, size_t len, size_t at, unsigned long *cp, size_t *raw,
@@ -177,12 +152,12 @@ static bool pj_walk_string(struct pj_parser *p, char *dst, size_t *n)
 			if (!pj_escape(p->s, p->len, i, &cp, &raw, &why))
 				return pj_fail(p, i, why);
 			if (dst)
-				out += pj_utf8_put(dst + out, cp);
+				out += utf8_put((unsigned char *)dst + out, (uint32_t)cp);
 			else
 				out += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
 			i += raw;
 		} else {
-			size_t l = pol_utf8_len((const unsigned char *)p->s + i, p->len - i);
+			size_t l = utf8_char_len((const unsigned char *)p->s + i, p->len - i);
 
 			if (l == 0)
 				return pj_fail(p, i, "invalid UTF-8 in string");

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../../userspace/ilog_format.c"
+#include "../../userspace/utf8.c"
 
 #define FUZZ_NUM 112
 
@@ -25,7 +26,7 @@ _Static_assert(sizeof(struct fuzz_nums) <= FUZZ_NUM, "numbers fit the prefix");
 static bool fuzz_utf8_ok(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n;) {
-		size_t l = ilog_utf8_seq((const unsigned char *)s + i, n - i);
+		size_t l = utf8_char_len((const unsigned char *)s + i, n - i);
 
 		if (!l)
 			return false;

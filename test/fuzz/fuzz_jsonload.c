@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../../userspace/jsonload.c"
+#include "../../userspace/utf8.c"
 
 static void compare(const unsigned char *data, size_t size, bool any)
 {

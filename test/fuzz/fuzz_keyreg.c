@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../../userspace/keyreg.c"
+#include "../../userspace/utf8.c"
 
 static void check_error(const char *err, size_t errlen, const char *text, size_t len)
 {

@@ -23,6 +23,7 @@
 #include "../../userspace/llm_rewrite.c"
 #include "../../userspace/llm_route.c"
 #include "../../userspace/llm_sse.c"
+#include "../../userspace/utf8.c"
 
 static const struct {
 	const char *host, *method, *path;

@@ -19,6 +19,7 @@
 #include "../../userspace/policy_load.c"
 #include "../../userspace/policy_parse.c"
 #include "../../userspace/policy_prog.c"
+#include "../../userspace/utf8.c"
 
 #define FNAME "fuzz.json"
 
@@ -31,7 +32,7 @@ static void fuzz_check_reason(const char *r)
 	if (n == 0 || n >= POLICY_REASON_MAX)
 		__builtin_trap();
 	for (size_t i = 0; i < n;) {
-		size_t l = pol_utf8_len((const unsigned char *)r + i, n - i);
+		size_t l = utf8_char_len((const unsigned char *)r + i, n - i);
 
 		if (l == 0 || (unsigned char)r[i] < 0x20 || r[i] == 0x7f)
 			__builtin_trap();
