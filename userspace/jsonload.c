@@ -21,12 +21,26 @@
 #include <string.h>
 
 #define JSONLOAD_MAX_DEPTH 2048
-#define JSONLOAD_STACK_STR 1024 /* decoded strings up to this size need no allocation */
-
+/* Strings with escapes are decoded into one scratch buffer used as a stack (a key stays there
+ * while its value is read), not into buffers on the C stack: nesting may go 2048 deep, and the
+ * recursion's frames must stay small. Offsets, not pointers, because the buffer may move. */
 struct jl {
 	const unsigned char *p, *end;
 	unsigned depth;
+	unsigned char *sbuf;
+	size_t scap, sused;
 };
+
+/* A string read by jl_string: in the input itself, or at <off> in the scratch buffer. */
+struct jl_str {
+	const char *inplace; /* NULL: in the scratch buffer */
+	size_t off, len;
+};
+
+static const char *jl_str_ptr(const struct jl *s, const struct jl_str *t)
+{
+	return t->inplace ? t->inplace : (const char *)s->sbuf + t->off;
+}
 
 static json_t *jl_value(struct jl *s);
 static json_t *jl_scalar_or_container(struct jl *s);
@@ -60,41 +74,40 @@ static int hex4(const unsigned char *p, uint32_t *out)
 }
 
 
-/* jl_string - the string starting after the opening quote at s->p. Its bytes go to <out> (a
- * buffer of <cap>; a larger string is put in a malloc'd buffer returned in *<heap>). Sets *<len>.
- * Returns the bytes, or NULL on an error. */
-static const char *jl_string(struct jl *s, char *out, size_t cap, char **heap, size_t *len)
+/* jl_string - the string starting after the opening quote at s->p, into *<t>: in place when it
+ * has no escapes, else decoded onto the scratch stack (the caller pops it by restoring
+ * s->sused). Returns false on an error. */
+static bool jl_string(struct jl *s, struct jl_str *t)
 {
 	const unsigned char *p = s->p, *start = p, *end = s->end;
 	unsigned char *o;
-	size_t n = 0;
+	size_t n;
 
-	*heap = NULL;
 	/* Fast path: a run without escapes is returned in place. */
 	while (p < end) {
 		unsigned c = *p;
 
 		if (c == '"') {
 			s->p = p + 1;
-			*len = (size_t)(p - start);
-			return (const char *)start;
+			*t = (struct jl_str){(const char *)start, 0, (size_t)(p - start)};
+			return true;
 		}
 		if (c == '\\')
 			break;
 		if (c < 0x20)
-			return NULL;
+			return false;
 		if (c < 0x80) {
 			p++;
 		} else {
 			size_t k = utf8_char_len(p, (size_t)(end - p));
 
 			if (!k)
-				return NULL;
+				return false;
 			p += k;
 		}
 	}
 	if (p >= end)
-		return NULL;
+		return false;
 	/* Escapes: decode. The decoded form is never longer than the source, which ends at the
 	 * first quote preceded by an even number of backslashes. */
 	{
@@ -106,7 +119,7 @@ static const char *jl_string(struct jl *s, char *out, size_t cap, char **heap, s
 
 			q = memchr(q, '"', (size_t)(end - q));
 			if (!q)
-				return NULL;
+				return false;
 			for (b = q; b > p && b[-1] == '\\'; b--)
 				;
 			if (((size_t)(q - b) & 1) == 0)
@@ -114,15 +127,20 @@ static const char *jl_string(struct jl *s, char *out, size_t cap, char **heap, s
 			q++;
 		}
 		bound = (size_t)(q - start);
-		if (bound > cap) {
-			*heap = malloc(bound);
-			if (!*heap)
-				return NULL;
-			o = (unsigned char *)*heap;
-		} else {
-			o = (unsigned char *)out;
+		if (s->scap - s->sused < bound) {
+			size_t cap = s->scap ? s->scap : 4096;
+			unsigned char *nb;
+
+			while (cap - s->sused < bound)
+				cap *= 2;
+			nb = realloc(s->sbuf, cap);
+			if (!nb)
+				return false;
+			s->sbuf = nb;
+			s->scap = cap;
 		}
 	}
+	o = s->sbuf + s->sused;
 	memcpy(o, start, (size_t)(p - start));
 	n = (size_t)(p - start);
 	while (p < end) {
@@ -130,16 +148,17 @@ static const char *jl_string(struct jl *s, char *out, size_t cap, char **heap, s
 
 		if (c == '"') {
 			s->p = p + 1;
-			*len = n;
-			return (const char *)o;
+			*t = (struct jl_str){NULL, s->sused, n};
+			s->sused += n;
+			return true;
 		}
 		if (c < 0x20)
-			goto fail;
+			return false;
 		if (c >= 0x80) {
 			size_t k = utf8_char_len(p, (size_t)(end - p));
 
 			if (!k)
-				goto fail;
+				return false;
 			memcpy(o + n, p, k);
 			n += k;
 			p += k;
@@ -151,7 +170,7 @@ static const char *jl_string(struct jl *s, char *out, size_t cap, char **heap, s
 			continue;
 		}
 		if (end - p < 2)
-			goto fail;
+			return false;
 		switch (p[1]) {
 		case '"': o[n++] = '"'; break;
 		case '\\': o[n++] = '\\'; break;
@@ -165,13 +184,13 @@ static const char *jl_string(struct jl *s, char *out, size_t cap, char **heap, s
 			uint32_t cp, lo;
 
 			if (end - p < 6 || hex4(p + 2, &cp) < 0)
-				goto fail;
+				return false;
 			if (cp >= 0xdc00 && cp <= 0xdfff)
-				goto fail; /* a low surrogate first */
+				return false; /* a low surrogate first */
 			if (cp >= 0xd800 && cp <= 0xdbff) {
 				if (end - p < 12 || p[6] != '\\' || p[7] != 'u' || hex4(p + 8, &lo) < 0 ||
 				    lo < 0xdc00 || lo > 0xdfff)
-					goto fail;
+					return false;
 				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 				p += 6;
 			}
@@ -180,14 +199,11 @@ static const char *jl_string(struct jl *s, char *out, size_t cap, char **heap, s
 			continue;
 		}
 		default:
-			goto fail;
+			return false;
 		}
 		p += 2;
 	}
-fail:
-	free(*heap);
-	*heap = NULL;
-	return NULL;
+	return false;
 }
 
 static json_t *jl_number(struct jl *s)
@@ -268,9 +284,6 @@ static bool jl_word(struct jl *s, const char *w, size_t n)
 static json_t *jl_object(struct jl *s)
 {
 	json_t *obj = json_object();
-	char kbuf[JSONLOAD_STACK_STR], *heap;
-	const char *key;
-	size_t klen;
 
 	if (!obj)
 		return NULL;
@@ -281,31 +294,32 @@ static json_t *jl_object(struct jl *s)
 		return obj;
 	}
 	for (;;) {
+		size_t mark = s->sused;
+		struct jl_str key;
 		json_t *v;
+		int rc;
 
 		if (s->p >= s->end || *s->p != '"')
 			goto fail;
 		s->p++;
-		key = jl_string(s, kbuf, sizeof(kbuf), &heap, &klen);
-		if (!key)
+		if (!jl_string(s, &key))
 			goto fail;
-		if (memchr(key, '\0', klen)) { /* jansson refuses NUL in keys */
-			free(heap);
+		/* jansson refuses NUL in keys */
+		if (memchr(jl_str_ptr(s, &key), '\0', key.len))
 			goto fail;
-		}
 		jl_ws(s);
-		if (s->p >= s->end || *s->p != ':') {
-			free(heap);
+		if (s->p >= s->end || *s->p != ':')
 			goto fail;
-		}
 		s->p++;
 		jl_ws(s);
 		v = jl_value(s);
-		if (!v || json_object_setn_new_nocheck(obj, key, klen, v) != 0) {
-			free(heap);
+		if (!v)
 			goto fail;
-		}
-		free(heap);
+		/* the key's bytes may have moved with the scratch buffer: look them up now */
+		rc = json_object_setn_new_nocheck(obj, jl_str_ptr(s, &key), key.len, v);
+		s->sused = mark;
+		if (rc != 0)
+			goto fail;
 		jl_ws(s);
 		if (s->p < s->end && *s->p == ',') {
 			s->p++;
@@ -382,15 +396,13 @@ static json_t *jl_scalar_or_container(struct jl *s)
 	case '[':
 		return jl_array(s);
 	case '"': {
-		char buf[JSONLOAD_STACK_STR], *heap;
-		const char *str;
-		size_t len;
+		size_t mark = s->sused;
+		struct jl_str str;
 
 		s->p++;
-		str = jl_string(s, buf, sizeof(buf), &heap, &len);
-		if (str)
-			v = json_stringn_nocheck(str, len);
-		free(heap);
+		if (jl_string(s, &str))
+			v = json_stringn_nocheck(jl_str_ptr(s, &str), str.len);
+		s->sused = mark;
 		return v;
 	}
 	case 't':
@@ -415,19 +427,19 @@ static json_t *jl_scalar_or_container(struct jl *s)
 
 json_t *jsonload(const char *buf, size_t len, bool any)
 {
-	struct jl s = {(const unsigned char *)buf, (const unsigned char *)buf + len, 0};
-	json_t *v;
+	struct jl s = {(const unsigned char *)buf, (const unsigned char *)buf + len, 0, NULL, 0, 0};
+	json_t *v = NULL;
 
 	jl_ws(&s);
-	if (s.p >= s.end || (!any && *s.p != '{' && *s.p != '['))
-		return NULL;
-	v = jl_value(&s);
-	if (!v)
-		return NULL;
-	jl_ws(&s);
-	if (s.p != s.end) {
-		json_decref(v);
-		return NULL;
+	if (s.p < s.end && (any || *s.p == '{' || *s.p == '['))
+		v = jl_value(&s);
+	if (v) {
+		jl_ws(&s);
+		if (s.p != s.end) {
+			json_decref(v);
+			v = NULL;
+		}
 	}
+	free(s.sbuf);
 	return v;
 }
