@@ -286,34 +286,41 @@ void tagmap_free(struct tagmap *m)
 	free(m);
 }
 
-/* uid_groups - copy <uid>'s groups (primary first) into <out>; -1 when the uid is unknown. */
+/* uid_groups - copy <uid>'s groups (primary first) into <out>; -1 when the uid is unknown. The
+ * NSS lookup runs outside the lock: it may ask sssd or LDAP, and other workers must not wait
+ * behind it (two threads missing at once both look up; either answer is the same). */
 static int uid_groups(struct tagmap *m, uint32_t uid, gid_t *out)
 {
-	struct uid_groups *slot = &m->cache[uid % TAGMAP_UID_SLOTS];
+	struct uid_groups *slot = &m->cache[uid % TAGMAP_UID_SLOTS], fresh = {.valid = true,
+									       .uid = uid, .n = -1};
+	struct passwd pw, *res = NULL;
+	char buf[16384];
 	int n;
 
 	pthread_mutex_lock(&m->lock);
-	if (!slot->valid || slot->uid != uid) {
-		struct passwd pw, *res = NULL;
-		char buf[16384];
-
-		slot->valid = true;
-		slot->uid = uid;
-		slot->n = -1;
-		if (getpwuid_r((uid_t)uid, &pw, buf, sizeof(buf), &res) == 0 && res) {
-			int cnt = TAGMAP_GROUPS_PER_UID;
-
-			/* More groups than fit: the first ones are kept (getgrouplist reports -1
-			 * and the count it needed; what fitted is filled in). */
-			if (getgrouplist(res->pw_name, res->pw_gid, slot->gids, &cnt) < 0)
-				cnt = TAGMAP_GROUPS_PER_UID;
-			slot->n = cnt;
-		}
+	if (slot->valid && slot->uid == uid) {
+		n = slot->n;
+		if (n > 0)
+			memcpy(out, slot->gids, (size_t)n * sizeof(*out));
+		pthread_mutex_unlock(&m->lock);
+		return n;
 	}
-	n = slot->n;
-	if (n > 0)
-		memcpy(out, slot->gids, (size_t)n * sizeof(*out));
 	pthread_mutex_unlock(&m->lock);
+	if (getpwuid_r((uid_t)uid, &pw, buf, sizeof(buf), &res) == 0 && res) {
+		int cnt = TAGMAP_GROUPS_PER_UID;
+
+		/* More groups than fit: the first ones are kept (getgrouplist reports -1 and the
+		 * count it needed; what fitted is filled in). */
+		if (getgrouplist(res->pw_name, res->pw_gid, fresh.gids, &cnt) < 0)
+			cnt = TAGMAP_GROUPS_PER_UID;
+		fresh.n = cnt;
+	}
+	pthread_mutex_lock(&m->lock);
+	*slot = fresh;
+	pthread_mutex_unlock(&m->lock);
+	n = fresh.n;
+	if (n > 0)
+		memcpy(out, fresh.gids, (size_t)n * sizeof(*out));
 	return n;
 }
 
