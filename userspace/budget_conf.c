@@ -1,5 +1,5 @@
 /* budget_conf: the budgets file (JSON, format in docs/budgets.md) into struct budget_conf.
- * Owns the result (defs array and zone); borrows jansson for syntax, budget_jpos for positions
+ * Owns the result (defs array and zone); borrows jansson for syntax, jpos for positions
  * and exact decimals, budget_tz for the zone. Every error names file:line:col and the JSON path. */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +12,7 @@
 #include <jansson.h>
 
 #include "budget_int.h"
-#include "budget_jpos.h"
+#include "jpos.h"
 
 #define CONF_MAX_BYTES (4 << 20)
 #define SOFT_PCT_DEFAULT 0.8
@@ -80,7 +80,7 @@ struct conf_parser {
 	const char *fname;
 	char *err;
 	size_t errlen;
-	struct bjpath path;
+	struct jpath path;
 };
 
 /* Report at the value (or key, with <at_key>) the current path points to. When the path cannot
@@ -94,15 +94,15 @@ __attribute__((format(printf, 3, 4))) static bool fail_at(struct conf_parser *cp
 	int n;
 
 	for (size_t depth = cp->path.n + 1; depth-- > 0;) {
-		long off = bjpos_find(cp->text, cp->len, &cp->path, depth,
+		long off = jpos_find(cp->text, cp->len, &cp->path, depth,
 				      at_key && depth == cp->path.n);
 
 		if (off >= 0) {
-			bjpos_linecol(cp->text, cp->len, (size_t)off, &line, &col);
+			jpos_linecol(cp->text, cp->len, (size_t)off, &line, &col);
 			break;
 		}
 	}
-	bjpos_format(&cp->path, cp->path.n, where, sizeof(where));
+	jpos_format(&cp->path, cp->path.n, where, sizeof(where));
 	if (cp->err == NULL || cp->errlen == 0)
 		return false;
 	n = snprintf(cp->err, cp->errlen, "%s:%u:%u: %s: ", cp->fname, line, col, where);
@@ -183,13 +183,13 @@ static bool parse_cap(struct conf_parser *cp, const json_t *v, int64_t *cap)
 	const char *why = "must be a number";
 
 	if (json_is_number(v)) {
-		long off = bjpos_find(cp->text, cp->len, &cp->path, cp->path.n, false);
+		long off = jpos_find(cp->text, cp->len, &cp->path, cp->path.n, false);
 
 		if (off < 0)
 			return fail_at(cp, false, "cap_usd: cannot find its text");
-		size_t n = bjpos_value_len(cp->text, cp->len, (size_t)off);
+		size_t n = jpos_value_len(cp->text, cp->len, (size_t)off);
 
-		if (bjpos_decimal_micro(cp->text + off, n, BUDGET_MAX_MICRO, cap, &why))
+		if (jpos_decimal_micro(cp->text + off, n, BUDGET_MAX_MICRO, cap, &why))
 			return true;
 	}
 	return fail_at(cp, false, "cap_usd %s (a USD amount such as 250 or 12.50, at most %lld)",
@@ -210,7 +210,7 @@ static bool parse_def(struct conf_parser *cp, const json_t *obj, struct budget_d
 		    strcmp(key, "window") && strcmp(key, "cap_usd") && strcmp(key, "soft_pct") &&
 		    strcmp(key, "description")) {
 			path_push_key(cp, key);
-			bjpos_quote(key, q, sizeof(q));
+			jpos_quote(key, q, sizeof(q));
 			return fail_at(cp, true, "unknown key \"%s\" (expected name, scope, match, "
 				       "window, cap_usd, soft_pct, description)", q);
 		}
@@ -234,7 +234,7 @@ static bool parse_def(struct conf_parser *cp, const json_t *obj, struct budget_d
 	if (!want_string(cp, v, "scope"))
 		return false;
 	if (!budget_scope_parse(json_string_value(v), &d->scope)) {
-		bjpos_quote(json_string_value(v), q, sizeof(q));
+		jpos_quote(json_string_value(v), q, sizeof(q));
 		return fail_at(cp, false, "unknown scope \"%s\" (project, team, key, user or host)",
 			       q);
 	}
@@ -256,7 +256,7 @@ static bool parse_def(struct conf_parser *cp, const json_t *obj, struct budget_d
 	if (!want_string(cp, v, "window"))
 		return false;
 	if (!budget_window_parse(json_string_value(v), &d->window)) {
-		bjpos_quote(json_string_value(v), q, sizeof(q));
+		jpos_quote(json_string_value(v), q, sizeof(q));
 		return fail_at(cp, false, "unknown window \"%s\" (daily, weekly or monthly)", q);
 	}
 	path_pop(cp);
@@ -339,7 +339,7 @@ static bool parse_root(struct conf_parser *cp, const json_t *root, const char *z
 	json_object_foreach((json_t *)root, key, v) {
 		if (strcmp(key, "time_zone") && strcmp(key, "budgets") && strcmp(key, "description")) {
 			path_push_key(cp, key);
-			bjpos_quote(key, q, sizeof(q));
+			jpos_quote(key, q, sizeof(q));
 			return fail_at(cp, true, "unknown key \"%s\" (expected time_zone, budgets, "
 				       "description)", q);
 		}

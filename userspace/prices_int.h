@@ -1,6 +1,6 @@
-/* prices_int: the loaded price table's layout, shared by the parser (prices.c, prices_period.c),
- * the lookup and cost code (prices_lookup.c), and the JSON position finder (prices_jpos.c) used
- * for messages. Internal to the prices module. Every string and array is owned by struct prices. */
+/* prices_int: the loaded price table's layout, shared by the parser (prices.c, prices_period.c)
+ * and the lookup and cost code (prices_lookup.c); positions for messages come from jpos.c.
+ * Internal to the prices module. Every string and array is owned by struct prices. */
 #ifndef MODELUX_PRICES_INT_H
 #define MODELUX_PRICES_INT_H
 
@@ -58,10 +58,6 @@ struct prices_jstep {
 	size_t index;
 };
 
-/* prices_jpos - byte offset in JSON <text> of the value at <path> or, when <at_key>, of the
- * opening quote of the last step's key. -1 when the text has no such place. */
-long prices_jpos(const char *text, size_t len, const struct prices_jstep *path, size_t depth,
-		 bool at_key);
 
 /* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
 int64_t prices_days_from_civil(int64_t y, unsigned m, unsigned d);

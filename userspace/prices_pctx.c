@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jpos.h"
 #include "prices_parse.h"
+
+_Static_assert(PRICES_PATH_DEPTH <= JPATH_MAX, "a prices path must fit a jpos path");
 
 static bool is_ident(const char *k)
 {
@@ -60,36 +63,24 @@ static void path_text(const struct pctx *c, char *buf, size_t len)
 #undef OUT
 }
 
-static void line_col(const char *text, size_t off, unsigned *line, unsigned *col)
-{
-	size_t bol = 0;
-
-	*line = 1;
-	for (size_t i = 0; i < off; i++) {
-		if (text[i] == '\n') {
-			(*line)++;
-			bol = i + 1;
-		}
-	}
-	*col = 1;
-	for (size_t i = bol; i < off; i++)
-		*col += ((unsigned char)text[i] & 0xc0) != 0x80;
-}
-
 bool pctx_fail(struct pctx *c, bool at_key, const char *fmt, ...)
 {
 	char path[512], where[64] = "";
 	size_t depth = c->depth < PRICES_PATH_DEPTH ? c->depth : PRICES_PATH_DEPTH;
-	long off = prices_jpos(c->text, c->len, c->path, depth, at_key && depth > 0);
+	struct jpath jp = {.n = depth};
+	long off;
 	va_list ap;
 	int n;
 
 	if (!c->err || !c->errlen)
 		return false;
+	for (size_t i = 0; i < depth; i++)
+		jp.part[i] = (struct jpath_part){c->path[i].key, c->path[i].index};
+	off = jpos_find(c->text, c->len, &jp, depth, at_key && depth > 0);
 	if (off >= 0) {
 		unsigned line, col;
 
-		line_col(c->text, (size_t)off, &line, &col);
+		jpos_linecol(c->text, c->len, (size_t)off, &line, &col);
 		snprintf(where, sizeof(where), ":%u:%u", line, col);
 	}
 	path_text(c, path, sizeof(path));

@@ -1,5 +1,5 @@
 /* fuzz_budget_conf: libFuzzer driver for the budgets file parser (budget_conf.c) and the JSON
- * position finder it relies on (budget_jpos.c). Input: the file's bytes. Beyond "no crash":
+ * position finder it relies on (jpos.c). Input: the file's bytes. Beyond "no crash":
  * on failure the message starts with "fuzz.json:LINE:COL: " inside the input and nothing is
  * returned; on success every budget is well-formed (name charset, unique names, enums, exact
  * caps within range that agree with jansson's double, soft_pct in (0, 1], the per-request
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "../../userspace/budget_conf.c"
-#include "../../userspace/budget_jpos.c"
+#include "../../userspace/jpos.c"
 #include "../../userspace/budget_tz.c"
 
 #define FNAME "fuzz.json"
@@ -38,13 +38,13 @@ static void check_failure(const uint8_t *data, size_t size, const char *err,
 static void check_located(const char *text, size_t len, size_t i, const char *key,
 			  const char *want, double num)
 {
-	struct bjpath p = { 3, { { "budgets", 0 }, { NULL, i }, { key, 0 } } };
-	long off = bjpos_find(text, len, &p, 3, false);
+	struct jpath p = { 3, { { "budgets", 0 }, { NULL, i }, { key, 0 } } };
+	long off = jpos_find(text, len, &p, 3, false);
 	json_error_t jerr;
 
 	if (off < 0)
 		__builtin_trap();
-	size_t vlen = bjpos_value_len(text, len, (size_t)off);
+	size_t vlen = jpos_value_len(text, len, (size_t)off);
 	json_t *v = json_loadb(text + off, vlen, JSON_DECODE_ANY, &jerr);
 
 	if (v == NULL)
@@ -111,11 +111,11 @@ static void check_success(const char *text, size_t len, const struct budget_conf
 				__builtin_trap();
 		check_located(text, len, i, "name", d->name, 0);
 		/* the exact cap and jansson's double agree to the double's precision */
-		struct bjpath p = { 3, { { "budgets", 0 }, { NULL, i }, { "cap_usd", 0 } } };
-		long off = bjpos_find(text, len, &p, 3, false);
+		struct jpath p = { 3, { { "budgets", 0 }, { NULL, i }, { "cap_usd", 0 } } };
+		long off = jpos_find(text, len, &p, 3, false);
 		json_error_t jerr;
 		json_t *v = off < 0 ? NULL : json_loadb(text + off,
-							bjpos_value_len(text, len, (size_t)off),
+							jpos_value_len(text, len, (size_t)off),
 							JSON_DECODE_ANY, &jerr);
 
 		if (v == NULL || !json_is_number(v))

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "../../userspace/prices.c"
-#include "../../userspace/prices_jpos.c"
+#include "../../userspace/jpos.c"
 #include "../../userspace/prices_lookup.c"
 #include "../../userspace/prices_pctx.c"
 #include "../../userspace/prices_period.c"

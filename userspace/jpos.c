@@ -1,11 +1,11 @@
-/* budget_jpos: where a JSON path ($.budgets[1].cap_usd) points in the text of a document that
+/* jpos: where a JSON path ($.budgets[1].cap_usd) points in the text of a document that
  * jansson has already accepted, so configuration errors can name a line and column, and the raw
  * text of a number can be read exactly. jansson keeps no positions for values; this scanner
  * walks the text once along the path. Owns nothing; borrows the text. */
 #include <stdio.h>
 #include <string.h>
 
-#include "budget_jpos.h"
+#include "jpos.h"
 #include "hexdigit.h"
 
 static size_t skip_ws(const char *t, size_t len, size_t p)
@@ -141,7 +141,7 @@ static bool string_equals(const char *t, size_t len, size_t p, const char *key)
 	return k == klen;
 }
 
-long bjpos_find(const char *text, size_t len, const struct bjpath *path, size_t depth,
+long jpos_find(const char *text, size_t len, const struct jpath *path, size_t depth,
 		bool want_key)
 {
 	size_t p = skip_ws(text, len, 0);
@@ -149,7 +149,7 @@ long bjpos_find(const char *text, size_t len, const struct bjpath *path, size_t 
 	if (depth > path->n)
 		depth = path->n;
 	for (size_t i = 0; i < depth; i++) {
-		const struct bjpath_part *part = &path->part[i];
+		const struct jpath_part *part = &path->part[i];
 		bool last = i + 1 == depth;
 
 		if (part->key != NULL) {
@@ -195,12 +195,12 @@ long bjpos_find(const char *text, size_t len, const struct bjpath *path, size_t 
 	return p < len ? (long)p : -1;
 }
 
-size_t bjpos_value_len(const char *text, size_t len, size_t off)
+size_t jpos_value_len(const char *text, size_t len, size_t off)
 {
 	return off < len ? skip_value(text, len, off) - off : 0;
 }
 
-void bjpos_linecol(const char *text, size_t len, size_t off, unsigned *line, unsigned *col)
+void jpos_linecol(const char *text, size_t len, size_t off, unsigned *line, unsigned *col)
 {
 	unsigned l = 1, c = 1;
 
@@ -228,7 +228,7 @@ static bool ident(const char *k)
 	return true;
 }
 
-void bjpos_quote(const char *s, char *buf, size_t size)
+void jpos_quote(const char *s, char *buf, size_t size)
 {
 	size_t o = 0;
 
@@ -247,7 +247,7 @@ void bjpos_quote(const char *s, char *buf, size_t size)
 	buf[o < size ? o : size - 1] = '\0';
 }
 
-void bjpos_format(const struct bjpath *path, size_t depth, char *buf, size_t size)
+void jpos_format(const struct jpath *path, size_t depth, char *buf, size_t size)
 {
 	size_t o = 0;
 	char q[64];
@@ -256,20 +256,20 @@ void bjpos_format(const struct bjpath *path, size_t depth, char *buf, size_t siz
 		depth = path->n;
 	o += (size_t)snprintf(buf, size, "$");
 	for (size_t i = 0; i < depth && o < size; i++) {
-		const struct bjpath_part *part = &path->part[i];
+		const struct jpath_part *part = &path->part[i];
 
 		if (part->key == NULL) {
 			o += (size_t)snprintf(buf + o, size - o, "[%zu]", part->index);
 		} else if (ident(part->key)) {
 			o += (size_t)snprintf(buf + o, size - o, ".%s", part->key);
 		} else {
-			bjpos_quote(part->key, q, sizeof(q));
+			jpos_quote(part->key, q, sizeof(q));
 			o += (size_t)snprintf(buf + o, size - o, "[\"%s\"]", q);
 		}
 	}
 }
 
-bool bjpos_decimal_micro(const char *num, size_t len, int64_t max, int64_t *out, const char **why)
+bool jpos_decimal_micro(const char *num, size_t len, int64_t max, int64_t *out, const char **why)
 {
 	char digits[40];
 	size_t nd = 0, zeros = 0, p = 0;
