@@ -1,5 +1,6 @@
-/* log: journald-friendly "<N>" prefixed lines on stderr, one write(2) per line so lines from
- * several threads never interleave. Owns the global log level only. */
+/* log: journald-friendly "<N>" prefixed lines on stderr. Lines are written whole by one write(2)
+ * (alone, or with the others a worker gathered over one turn of its event loop), so lines from
+ * several threads never interleave. Owns the global log level and each thread's batch. */
 #ifndef MODELUX_LOG_H
 #define MODELUX_LOG_H
 
