@@ -12,16 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "config.h"
-
-/* Hard caps. A config file is small; anything bigger is a mistake (or an attack on a parser
- * that runs as root). Provider ids travel as u16 in the BPF maps, so stay far below that. */
-#define CONFIG_MAX_BYTES     (1024 * 1024)
-#define CONFIG_MAX_PROVIDERS 1024
-#define CONFIG_MAX_DOMAINS   1024 /* per provider */
-#define CONFIG_QUOTE_MAX     48	  /* longest token echoed back in an error message */
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#include "config_int.h"
 
 _Static_assert(sizeof(((struct mlx_config *)0)->control_path) ==
 		       sizeof(((struct sockaddr_un *)0)->sun_path),
@@ -45,53 +36,12 @@ static const struct {
 	{ "perplexity", { "api.perplexity.ai" } },
 };
 
-/* A [provider NAME] section being read: applied to the provider list only when it ends, because
- * what it means (replace, add, remove) depends on all of its keys. */
-struct section {
-	bool open;
-	char name[MLX_PROVIDER_NAME_MAX];
-	unsigned line, name_col; /* where NAME is, for errors found when the section ends */
-	char **domains;		 /* pending list, owned until handed to a provider */
-	size_t ndomains;
-	unsigned domains_line; /* 0 = no domains key yet */
-	bool disable;
-	unsigned disable_line, disable_col; /* 0 = no disable key yet */
-};
-
-struct seen_section {
-	char name[MLX_PROVIDER_NAME_MAX];
-	unsigned line;
-};
-
-struct parser;
-
-struct key_def {
-	const char *name;
-	bool (*set)(struct parser *p, const struct key_def *d, const char *v, size_t n);
-	size_t off, size; /* the field in struct mlx_config */
-	uint32_t min, max;
-};
-
-struct parser {
-	const char *fname;
-	char *err;
-	size_t errlen;
-	struct mlx_config *cfg;
-	unsigned line;	       /* 1-based number of the line being read */
-	const char *bol;       /* its first byte, for columns */
-	unsigned key_line[64]; /* line where each key_defs[] entry was set; 0 = not yet */
-	struct section sec;
-	struct seen_section *seen; /* every section header so far, to refuse repeats */
-	size_t nseen;
-	char quoted[CONFIG_QUOTE_MAX + 8];
-};
-
-static bool is_ws(char c)
+bool cfg_is_ws(char c)
 {
 	return c == ' ' || c == '\t';
 }
 
-static char ascii_lower(char c)
+char cfg_ascii_lower(char c)
 {
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
@@ -100,24 +50,24 @@ static char ascii_lower(char c)
 static bool ascii_caseeq(const char *a, const char *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (ascii_lower(a[i]) != ascii_lower(b[i]))
+		if (cfg_ascii_lower(a[i]) != cfg_ascii_lower(b[i]))
 			return false;
 	return true;
 }
 
 /* Does the token [<s>, <s>+<n>) spell <word>, ignoring ASCII case? */
-static bool word_is(const char *s, size_t n, const char *word)
+bool cfg_word_is(const char *s, size_t n, const char *word)
 {
 	return strlen(word) == n && ascii_caseeq(s, word, n);
 }
 
 /* Does the token [<s>, <s>+<n>) spell exactly <word>? Keys and section types are case-sensitive. */
-static bool tok_is(const char *s, size_t n, const char *word)
+bool cfg_tok_is(const char *s, size_t n, const char *word)
 {
 	return strlen(word) == n && memcmp(s, word, n) == 0;
 }
 
-static void copy_str(char *dst, size_t size, const char *src)
+void cfg_copy_str(char *dst, size_t size, const char *src)
 {
 	snprintf(dst, size, "%s", src);
 }
@@ -147,7 +97,7 @@ static bool vfail_lc(struct parser *p, unsigned line, unsigned col, const char *
 }
 
 /* fail_lc - report an error at <line>:<col>; always returns false so callers can return it. */
-__attribute__((format(printf, 4, 5))) static bool fail_lc(struct parser *p, unsigned line,
+__attribute__((format(printf, 4, 5))) bool cfg_fail_lc(struct parser *p, unsigned line,
 							  unsigned col, const char *fmt, ...)
 {
 	va_list ap;
@@ -159,7 +109,7 @@ __attribute__((format(printf, 4, 5))) static bool fail_lc(struct parser *p, unsi
 }
 
 /* fail - report an error at byte <at> of the current line. */
-__attribute__((format(printf, 3, 4))) static bool fail(struct parser *p, const char *at,
+__attribute__((format(printf, 3, 4))) bool cfg_fail(struct parser *p, const char *at,
 						       const char *fmt, ...)
 {
 	va_list ap;
@@ -171,7 +121,7 @@ __attribute__((format(printf, 3, 4))) static bool fail(struct parser *p, const c
 }
 
 /* Errors not tied to a position (allocation failure) carry only the file name. */
-static bool fail_nopos(struct parser *p, const char *msg)
+bool cfg_fail_nopos(struct parser *p, const char *msg)
 {
 	if (p->err && p->errlen)
 		snprintf(p->err, p->errlen, "%s: %s", p->fname, msg);
@@ -180,7 +130,7 @@ static bool fail_nopos(struct parser *p, const char *msg)
 
 /* quote - the token [<s>, <s>+<n>) in single quotes for a message, cut at a character boundary
  * when long. Lives in <p>, so a message may quote only one token. */
-static const char *quote(struct parser *p, const char *s, size_t n)
+const char *cfg_quote(struct parser *p, const char *s, size_t n)
 {
 	size_t k = n;
 
@@ -193,480 +143,6 @@ static const char *quote(struct parser *p, const char *s, size_t n)
 	return p->quoted;
 }
 
-/* ---- values ---- */
-
-/* Decimal digits only (no sign, no spaces), at most <max>. */
-static bool parse_dec(const char *s, size_t n, uint64_t max, uint64_t *out)
-{
-	uint64_t x = 0;
-
-	if (n == 0)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		x = x * 10 + (uint64_t)(s[i] - '0');
-		if (x > max)
-			return false;
-	}
-	*out = x;
-	return true;
-}
-
-static bool parse_hex(const char *s, size_t n, uint64_t max, uint64_t *out)
-{
-	uint64_t x = 0;
-
-	if (n == 0)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = ascii_lower(s[i]);
-		unsigned d;
-
-		if (c >= '0' && c <= '9')
-			d = (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			d = (unsigned)(c - 'a' + 10);
-		else
-			return false;
-		x = x * 16 + d;
-		if (x > max)
-			return false;
-	}
-	*out = x;
-	return true;
-}
-
-static bool parse_bool(const char *s, size_t n, bool *out)
-{
-	static const char *const yes[] = { "yes", "true", "on", "1" };
-	static const char *const no[] = { "no", "false", "off", "0" };
-
-	for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
-		if (word_is(s, n, yes[i]))
-			return *out = true, true;
-		if (word_is(s, n, no[i]))
-			return *out = false, true;
-	}
-	return false;
-}
-
-/* Is [<s>, <s>+<n>) an address of <af> as inet_pton() reads it? */
-static bool is_ip(int af, const char *s, size_t n)
-{
-	char buf[INET6_ADDRSTRLEN + 1];
-	unsigned char out[16];
-
-	if (n == 0 || n >= sizeof(buf))
-		return false;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	return inet_pton(af, buf, out) == 1;
-}
-
-static bool is_port(const char *s, size_t n)
-{
-	uint64_t x;
-
-	return parse_dec(s, n, 65535, &x) && x > 0;
-}
-
-/* "IPv4:port" or "[IPv6]:port"; a bare IPv6 would make the port ambiguous. */
-static bool is_sockaddr(const char *s, size_t n)
-{
-	const char *colon;
-
-	if (n > 0 && s[0] == '[') {
-		const char *rb = memchr(s, ']', n);
-
-		if (!rb || !is_ip(AF_INET6, s + 1, (size_t)(rb - s - 1)))
-			return false;
-		colon = rb + 1;
-		if (colon >= s + n || *colon != ':')
-			return false;
-	} else {
-		colon = memrchr(s, ':', n);
-		if (!colon || !is_ip(AF_INET, s, (size_t)(colon - s)))
-			return false;
-	}
-	return is_port(colon + 1, (size_t)(s + n - colon - 1));
-}
-
-/* Why [<s>, <s>+<n>) is not a valid domain pattern, or NULL when it is. <buf> holds the reason
- * when it has to name a character. */
-static const char *domain_problem(const char *s, size_t n, char *buf, size_t buflen)
-{
-	size_t label = 0;
-	char prev = '.';
-
-	if (n > 253)
-		return "longer than 253 characters";
-	if (n >= 2 && s[0] == '*' && s[1] == '.')
-		s += 2, n -= 2;
-	for (size_t i = 0; i < n; i++) {
-		char c = ascii_lower(s[i]);
-
-		if (c == '.') {
-			if (label == 0)
-				return "empty label";
-			if (prev == '-')
-				return "a label ends with '-'";
-			label = 0;
-		} else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') {
-			if (c == '-' && label == 0)
-				return "a label starts with '-'";
-			if (++label > 63)
-				return "a label is longer than 63 characters";
-		} else if (c == '*') {
-			return "'*' is only allowed as a leading '*.'";
-		} else if ((unsigned char)c >= 0x80) {
-			return "non-ASCII character (write internationalized names as xn--)";
-		} else {
-			snprintf(buf, buflen, "character '%c' is not allowed", c);
-			return buf;
-		}
-		prev = c;
-	}
-	if (label == 0)
-		return "empty label";
-	if (prev == '-')
-		return "a label ends with '-'";
-	return NULL;
-}
-
-static bool valid_provider_name(const char *s, size_t n)
-{
-	if (n == 0 || n >= MLX_PROVIDER_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
-		      s[i] == '-'))
-			return false;
-	return true;
-}
-
-/* Comma-separated lists: items are trimmed; an empty item is reported, not skipped, because
- * "443,,80" is more likely a typo than a wish. */
-struct list_iter {
-	const char *p, *end;
-	bool done;
-};
-
-static bool list_next(struct list_iter *it, const char **s, size_t *n)
-{
-	const char *a = it->p, *b, *comma;
-
-	if (it->done)
-		return false;
-	comma = memchr(a, ',', (size_t)(it->end - a));
-	b = comma ? comma : it->end;
-	it->p = comma ? comma + 1 : it->end;
-	it->done = !comma;
-	while (a < b && is_ws(*a))
-		a++;
-	while (b > a && is_ws(b[-1]))
-		b--;
-	*s = a;
-	*n = (size_t)(b - a);
-	return true;
-}
-
-/* ---- setters for top-level keys ---- */
-
-static void *field(struct parser *p, const struct key_def *d)
-{
-	return (char *)p->cfg + d->off;
-}
-
-static bool set_uint(struct parser *p, const struct key_def *d, const char *v, size_t n)
-{
-	uint64_t x;
-
-	if (!parse_dec(v, n, d->max, &x) || x < d->min)
-		return fail(p, v, "invalid %s %s: expected an integer from %u to %u", d->name,
-			    quote(p, v, n), d->min, d->max);
-	if (d->size == sizeof(uint16_t))
-		*(uint16_t *)field(p, d) = (uint16_t)x;
-	else
-		*(unsigned *)field(p, d) = (unsigned)x;
-	return true;
-}
-
-static bool set_bool(struct parser *p, const struct key_def *d, const char *v, size_t n)
-{
-	if (!parse_bool(v, n, (bool *)field(p, d)))
-		return fail(p, v, "invalid %s %s: expected yes, no, true, false, on, off, 1 or 0",
-			    d->name, quote(p, v, n));
-	return true;
-}
-
-static bool set_mark(struct parser *p, const struct key_def *d, const char *v, size_t n)
-{
-	uint64_t x = 0;
-	bool ok;
-
-	if (n > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X'))
-		ok = parse_hex(v + 2, n - 2, UINT32_MAX, &x);
-	else
-		ok = parse_dec(v, n, UINT32_MAX, &x);
-	if (!ok || x == 0)
-		return fail(p, v,
-			    "invalid %s %s: expected a nonzero 32-bit number (decimal or 0x hex)",
-			    d->name, quote(p, v, n));
-	*(uint32_t *)field(p, d) = (uint32_t)x;
-	return true;
-}
-
-static bool set_log_level(struct parser *p, const struct key_def *d, const char *v, size_t n)
-{
-	static const struct {
-		const char *name;
-		enum mlx_log_level level;
-	} levels[] = {
-		{ "err", MLX_LOG_ERR },
-		{ "warn", MLX_LOG_WARN },
-		{ "info", MLX_LOG_INFO },
-		{ "debug", MLX_LOG_DEBUG },
-	};
-
-	for (size_t i = 0; i < ARRAY_SIZE(levels); i++) {
-		if (word_is(v, n, levels[i].name)) {
-			*(enum mlx_log_level *)field(p, d) = levels[i].level;
-			return true;
-		}
-	}
-	return fail(p, v, "invalid %s %s: expected err, warn, info or debug", d->name,
-		    quote(p, v, n));
-}
-
-/* Store a value already validated; every caller has checked that it fits. */
-static void store_str(struct parser *p, const struct key_def *d, const char *v, size_t n)
-{
-	char *dst = field(p, d);
-
-	memcpy(dst, v, n);
-	dst[n] = '\0';
-}
-
-static bool check_abs_path(struct parser *p, const struct key_def *d, const char *v, size_t n,
-			   const char *why_limit)
-{
-	if (n == 0 || v[0] != '/')
-		return fail(p, v, "invalid %s %s: expected an absolute path", d->name,
-			    quote(p, v, n));
-	if (n >= d->size)
-		return fail(p, v, "invalid %s %s: longer than %zu bytes%s", d->name, quote(p, v, n),
-			    d->size - 1, why_limit);
-	return true;
-}
-
-static bool set_path(struct parser *p, const struct key_def *d, const char *v, size_t n)
-{
-	if (!check_abs_path(p, d, v, n, ""))
-		return false;
-	store_str(p, d, v, n);
-	return true;
-}
-
-/* A path key whose empty value means "the default derived elsewhere". */
-static bool set_opt_path(struct parser *p, const struct key_def *d, const char *v, size_t n)
-{
-	if (n == 0) {
-		store_str(p, d, v, 0);
-		return true;
-	}
-	return set_path(p, d, v, n);
-}
-
-static bool set_sockpath(struct parser *p, const struct key_def *d, const char *v, size_t n)
-{
-	if (!check_abs_path(p, d, v, n, " (the limit of a unix socket path)"))
-		return false;
-	store_str(p, d, v, n);
-	return true;
-}
-
-/* Host tags: "k=v,k=v", names and values of [A-Za-z0-9_.:/-], no duplicates. */
-static bool set_tags(struct parser *p, const struct key_def *d, const char *v, size_t n)
-{
-	const char *c = v, *end = v + n;
-
-	while (c < end) {
-		const char *e = memchr(c, ',', (size_t)(end - c)), *eq;
-
-		if (!e)
-			e = end;
-		eq = memchr(c, '=', (size_t)(e - c));
-		if (!eq || eq == c || eq + 1 == e)
-			return fail(p, c, "invalid %s %s: expected name=value pairs separated by ','",
-				    d->name, quote(p, v, n));
-		for (const char *k = c; k < e; k++) {
-			bool ok = (*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z') ||
-				  (*k >= '0' && *k <= '9') || strchr("_.:/-", *k) || k == eq;
-
-			if (!ok || *k == '\0')
-				return fail(p, k, "invalid %s: character %s not allowed in a tag",
-					    d->name, quote(p, k, 1));
-		}
-		c = e + 1;
-	}
-	store_str(p, d, v, n);
-	return true;
-}
-
-/* A list of names "a,b" of [A-Za-z0-9_.:/-]. */
-static bool set_names(struct parser *p, const struct key_def *d, const char *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		char k = v[i];
-		bool ok = (k >= 'a' && k <= 'z') || (k >= 'A' && k <= 'Z') || (k >= '0' && k <= '9') ||
-			  (k && strchr("_.:/-,", k));
-
-		if (!ok)
-			return fail(p, v + i, "invalid %s: character %s not allowed in a name",
-				    d->name, quote(p, v + i, 1));
-	}
-	store_str(p, d, v, n);
-	return true;
-}
-
-/* The scope is relative to the cgroup2 mount; "." and ".." components could only make it mean
- * something else than it says (or climb out of the mount), so they are refused. */
-static bool set_scope(struct parser *p, const struct key_def *d, const char *v, size_t n)
-{
-	const char *c = v, *end = v + n;
-
-	if (n == 0 || v[0] != '/')
-		return fail(p, v, "invalid %s %s: expected a cgroup path starting with '/'",
-			    d->name, quote(p, v, n));
-	if (n >= d->size)
-		return fail(p, v, "invalid %s %s: longer than %zu bytes", d->name, quote(p, v, n),
-			    d->size - 1);
-	while (c < end) {
-		const char *slash = memchr(c, '/', (size_t)(end - c));
-		const char *ce = slash ? slash : end;
-		size_t cn = (size_t)(ce - c);
-
-		if ((cn == 1 && c[0] == '.') || (cn == 2 && c[0] == '.' && c[1] == '.'))
-			return fail(p, c, "invalid %s %s: '.' and '..' components are not allowed",
-				    d->name, quote(p, v, n));
-		c = ce + 1;
-	}
-	store_str(p, d, v, n);
-	return true;
-}
-
-static bool set_metrics(struct parser *p, const struct key_def *d, const char *v, size_t n)
-{
-	/* "off" and "" both disable; store "" so users of the field test one thing. */
-	if (n == 0 || word_is(v, n, "off")) {
-		store_str(p, d, "", 0);
-		return true;
-	}
-	if (n >= d->size || !is_sockaddr(v, n))
-		return fail(p, v, "invalid %s %s: expected IPv4:port, [IPv6]:port or off", d->name,
-			    quote(p, v, n));
-	store_str(p, d, v, n);
-	return true;
-}
-
-static bool set_resolver(struct parser *p, const struct key_def *d, const char *v, size_t n)
-{
-	if (n >= d->size ||
-	    (n > 0 && !is_ip(AF_INET, v, n) && !is_ip(AF_INET6, v, n) && !is_sockaddr(v, n)))
-		return fail(p, v,
-			    "invalid %s %s: expected an IPv4 or IPv6 address, IPv4:port, "
-			    "[IPv6]:port or nothing",
-			    d->name, quote(p, v, n));
-	store_str(p, d, v, n);
-	return true;
-}
-
-static bool set_ports(struct parser *p, const struct key_def *d, const char *v, size_t n)
-{
-	struct list_iter it = { v, v + n, false };
-	uint16_t ports[MLX_MAX_TARGET_PORTS];
-	size_t np = 0, in;
-	const char *item;
-
-	if (n == 0)
-		return fail(p, v, "%s needs at least one port", d->name);
-	while (list_next(&it, &item, &in)) {
-		uint64_t x;
-
-		if (in == 0)
-			return fail(p, item, "empty item in %s", d->name);
-		if (np == MLX_MAX_TARGET_PORTS)
-			return fail(p, item, "too many %s (at most %d)", d->name,
-				    MLX_MAX_TARGET_PORTS);
-		if (!parse_dec(item, in, 65535, &x) || x == 0)
-			return fail(p, item,
-				    "invalid port %s in %s: expected an integer from 1 to 65535",
-				    quote(p, item, in), d->name);
-		for (size_t i = 0; i < np; i++)
-			if (ports[i] == x)
-				return fail(p, item, "duplicate port %u in %s", (unsigned)x,
-					    d->name);
-		ports[np++] = (uint16_t)x;
-	}
-	memcpy(p->cfg->target_ports, ports, sizeof(ports));
-	p->cfg->ntarget_ports = np;
-	return true;
-}
-
-#define FIELD(f) offsetof(struct mlx_config, f), sizeof(((struct mlx_config *)0)->f)
-
-/* Ranges are documented in docs/config.md; keep the two in step. */
-static const struct key_def key_defs[] = {
-	{ "listen_port", set_uint, FIELD(listen_port), 1, 65535 },
-	{ "metrics_addr", set_metrics, FIELD(metrics_addr), 0, 0 },
-	{ "control_path", set_sockpath, FIELD(control_path), 0, 0 },
-	{ "scope", set_scope, FIELD(scope), 0, 0 },
-	{ "fail_closed", set_bool, FIELD(fail_closed), 0, 0 },
-	{ "pin_dir", set_path, FIELD(pin_dir), 0, 0 },
-	{ "workers", set_uint, FIELD(workers), 0, 64 },
-	{ "mark", set_mark, FIELD(mark), 0, 0 },
-	{ "dns_snoop", set_bool, FIELD(dns_snoop), 0, 0 },
-	{ "nfqueue_num", set_uint, FIELD(nfqueue_num), 0, 65535 },
-	{ "resolver", set_resolver, FIELD(resolver), 0, 0 },
-	{ "resolve_interval_s", set_uint, FIELD(resolve_interval_s), 0, 86400 },
-	{ "target_min_ttl_s", set_uint, FIELD(target_min_ttl_s), 0, 86400 },
-	{ "target_ports", set_ports, FIELD(target_ports), 0, 0 },
-	{ "peek_timeout_ms", set_uint, FIELD(peek_timeout_ms), 1, 60000 },
-	{ "idle_timeout_s", set_uint, FIELD(idle_timeout_s), 1, 86400 },
-	{ "max_conns", set_uint, FIELD(max_conns), 1, 1048576 },
-	{ "log_level", set_log_level, FIELD(log_level), 0, 0 },
-	{ "state_dir", set_path, FIELD(state_dir), 0, 0 },
-	{ "intercept", set_bool, FIELD(intercept), 0, 0 },
-	{ "upstream_h2", set_bool, FIELD(upstream_h2), 0, 0 },
-	{ "govern", set_bool, FIELD(govern), 0, 0 },
-	{ "ca_cert", set_opt_path, FIELD(ca_cert), 0, 0 },
-	{ "ca_key", set_opt_path, FIELD(ca_key), 0, 0 },
-	{ "upstream_ca_file", set_opt_path, FIELD(upstream_ca_file), 0, 0 },
-	{ "log_db", set_opt_path, FIELD(log_db), 0, 0 },
-	{ "fleet_secret", set_opt_path, FIELD(fleet_secret), 0, 0 },
-	{ "sanctioned_keys", set_opt_path, FIELD(sanctioned_keys), 0, 0 },
-	{ "prices", set_opt_path, FIELD(prices), 0, 0 },
-	{ "policy", set_opt_path, FIELD(policy), 0, 0 },
-	{ "budgets", set_opt_path, FIELD(budgets), 0, 0 },
-	{ "tags", set_tags, FIELD(tags), 0, 0 },
-	{ "tag_map", set_opt_path, FIELD(tag_map), 0, 0 },
-	{ "tags_locked", set_names, FIELD(tags_locked), 0, 0 },
-	{ "sensitivity", set_names, FIELD(sensitivity), 0, 0 },
-	{ "payload_projects", set_names, FIELD(payload_projects), 0, 0 },
-	{ "payload_cap", set_uint, FIELD(payload_cap), 0, 1048576 },
-};
-
-_Static_assert(ARRAY_SIZE(key_defs) <= ARRAY_SIZE(((struct parser *)0)->key_line),
-	       "key_line too small");
-
-static const struct key_def *key_find(const char *k, size_t n)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(key_defs); i++)
-		if (tok_is(k, n, key_defs[i].name))
-			return &key_defs[i];
-	return NULL;
-}
 
 /* ---- providers ---- */
 
@@ -696,7 +172,7 @@ static bool provider_append(struct mlx_config *cfg, const char *name, char **dom
 	cfg->providers = pv;
 	pv = &cfg->providers[cfg->nproviders++];
 	memset(pv, 0, sizeof(*pv));
-	copy_str(pv->name, sizeof(pv->name), name);
+	cfg_copy_str(pv->name, sizeof(pv->name), name);
 	pv->domains = domains;
 	pv->ndomains = n;
 	return true;
@@ -751,11 +227,11 @@ static bool section_close(struct parser *p)
 	idx = find_provider(cfg, sec->name);
 	if (sec->disable_line && sec->disable) {
 		if (sec->domains_line)
-			ok = fail_lc(p, sec->disable_line, sec->disable_col,
+			ok = cfg_fail_lc(p, sec->disable_line, sec->disable_col,
 				     "[provider %s] sets both domains and disable = yes",
 				     sec->name);
 		else if (idx < 0)
-			ok = fail_lc(p, sec->disable_line, sec->disable_col,
+			ok = cfg_fail_lc(p, sec->disable_line, sec->disable_col,
 				     "cannot disable provider '%s': there is no built-in provider "
 				     "of that name",
 				     sec->name);
@@ -776,13 +252,13 @@ static bool section_close(struct parser *p)
 			sec->ndomains = 0;
 		}
 	} else if (!sec->domains_line) {
-		ok = fail_lc(p, sec->line, sec->name_col, "new provider '%s' needs a domains key",
+		ok = cfg_fail_lc(p, sec->line, sec->name_col, "new provider '%s' needs a domains key",
 			     sec->name);
 	} else if (cfg->nproviders >= CONFIG_MAX_PROVIDERS) {
-		ok = fail_lc(p, sec->line, sec->name_col, "too many providers (at most %d)",
+		ok = cfg_fail_lc(p, sec->line, sec->name_col, "too many providers (at most %d)",
 			     CONFIG_MAX_PROVIDERS);
 	} else if (!provider_append(cfg, sec->name, sec->domains, sec->ndomains)) {
-		ok = fail_nopos(p, "out of memory");
+		ok = cfg_fail_nopos(p, "out of memory");
 	} else {
 		sec->domains = NULL;
 		sec->ndomains = 0;
@@ -800,40 +276,40 @@ static bool parse_section(struct parser *p, const char *s, const char *e)
 	struct seen_section *seen;
 
 	if (!close)
-		return fail(p, s, "unterminated section header (missing ']')");
+		return cfg_fail(p, s, "unterminated section header (missing ']')");
 	if (close + 1 != e)
-		return fail(p, close + 1, "unexpected text after ']'");
-	while (q < close && is_ws(*q))
+		return cfg_fail(p, close + 1, "unexpected text after ']'");
+	while (q < close && cfg_is_ws(*q))
 		q++;
 	type = q;
-	while (q < close && !is_ws(*q))
+	while (q < close && !cfg_is_ws(*q))
 		q++;
 	tn = (size_t)(q - type);
 	if (tn == 0)
-		return fail(p, type, "empty section header");
-	if (!tok_is(type, tn, "provider"))
-		return fail(p, type, "unknown section type %s (expected 'provider')",
-			    quote(p, type, tn));
-	while (q < close && is_ws(*q))
+		return cfg_fail(p, type, "empty section header");
+	if (!cfg_tok_is(type, tn, "provider"))
+		return cfg_fail(p, type, "unknown section type %s (expected 'provider')",
+			    cfg_quote(p, type, tn));
+	while (q < close && cfg_is_ws(*q))
 		q++;
 	name = q;
-	while (q < close && !is_ws(*q))
+	while (q < close && !cfg_is_ws(*q))
 		q++;
 	nn = (size_t)(q - name);
 	if (nn == 0)
-		return fail(p, name, "missing provider name");
-	while (q < close && is_ws(*q))
+		return cfg_fail(p, name, "missing provider name");
+	while (q < close && cfg_is_ws(*q))
 		q++;
 	if (q < close)
-		return fail(p, q, "unexpected %s in section header (expected ']')",
-			    quote(p, q, (size_t)(close - q)));
-	if (!valid_provider_name(name, nn))
-		return fail(p, name,
+		return cfg_fail(p, q, "unexpected %s in section header (expected ']')",
+			    cfg_quote(p, q, (size_t)(close - q)));
+	if (!cfg_valid_provider_name(name, nn))
+		return cfg_fail(p, name,
 			    "invalid provider name %s: expected 1 to %d of a-z, 0-9, '_' and '-'",
-			    quote(p, name, nn), MLX_PROVIDER_NAME_MAX - 1);
+			    cfg_quote(p, name, nn), MLX_PROVIDER_NAME_MAX - 1);
 	for (size_t i = 0; i < p->nseen; i++)
-		if (tok_is(name, nn, p->seen[i].name))
-			return fail(p, name, "duplicate section [provider %s] (first on line %u)",
+		if (cfg_tok_is(name, nn, p->seen[i].name))
+			return cfg_fail(p, name, "duplicate section [provider %s] (first on line %u)",
 				    p->seen[i].name, p->seen[i].line);
 	if (!section_close(p))
 		return false;
@@ -842,7 +318,7 @@ static bool parse_section(struct parser *p, const char *s, const char *e)
 	 * this list stays under CONFIG_MAX_PROVIDERS + built-ins before section_close refuses. */
 	seen = realloc(p->seen, (p->nseen + 1) * sizeof(*seen));
 	if (!seen)
-		return fail_nopos(p, "out of memory");
+		return cfg_fail_nopos(p, "out of memory");
 	p->seen = seen;
 	memcpy(seen[p->nseen].name, name, nn);
 	seen[p->nseen].name[nn] = '\0';
@@ -866,38 +342,38 @@ static bool set_domains(struct parser *p, const char *v, size_t n)
 	char why[64];
 
 	if (n == 0)
-		return fail(p, v,
+		return cfg_fail(p, v,
 			    "domains needs at least one domain (use disable = yes to remove "
 			    "a provider)");
-	while (list_next(&it, &item, &in)) {
+	while (cfg_list_next(&it, &item, &in)) {
 		const char *problem;
 		char *d;
 
 		if (in == 0)
-			return fail(p, item, "empty item in domains");
-		problem = domain_problem(item, in, why, sizeof(why));
+			return cfg_fail(p, item, "empty item in domains");
+		problem = cfg_domain_problem(item, in, why, sizeof(why));
 		if (problem)
-			return fail(p, item, "invalid domain %s: %s", quote(p, item, in), problem);
+			return cfg_fail(p, item, "invalid domain %s: %s", cfg_quote(p, item, in), problem);
 		for (size_t i = 0; i < sec->ndomains; i++)
 			if (strlen(sec->domains[i]) == in &&
 			    ascii_caseeq(sec->domains[i], item, in))
-				return fail(p, item, "duplicate domain %s", quote(p, item, in));
+				return cfg_fail(p, item, "duplicate domain %s", cfg_quote(p, item, in));
 		if (sec->ndomains == CONFIG_MAX_DOMAINS)
-			return fail(p, item, "too many domains (at most %d)", CONFIG_MAX_DOMAINS);
+			return cfg_fail(p, item, "too many domains (at most %d)", CONFIG_MAX_DOMAINS);
 		if (sec->ndomains == cap) {
 			size_t ncap = cap ? cap * 2 : 4;
 			char **nd = realloc(sec->domains, ncap * sizeof(*nd));
 
 			if (!nd)
-				return fail_nopos(p, "out of memory");
+				return cfg_fail_nopos(p, "out of memory");
 			sec->domains = nd;
 			cap = ncap;
 		}
 		d = malloc(in + 1);
 		if (!d)
-			return fail_nopos(p, "out of memory");
+			return cfg_fail_nopos(p, "out of memory");
 		for (size_t i = 0; i < in; i++)
-			d[i] = ascii_lower(item[i]);
+			d[i] = cfg_ascii_lower(item[i]);
 		d[in] = '\0';
 		sec->domains[sec->ndomains++] = d;
 	}
@@ -908,50 +384,50 @@ static bool section_key(struct parser *p, const char *k, size_t kn, const char *
 {
 	struct section *sec = &p->sec;
 
-	if (tok_is(k, kn, "domains")) {
+	if (cfg_tok_is(k, kn, "domains")) {
 		if (sec->domains_line)
-			return fail(p, k,
+			return cfg_fail(p, k,
 				    "duplicate key 'domains' in [provider %s] (first set on "
 				    "line %u)",
 				    sec->name, sec->domains_line);
 		sec->domains_line = p->line;
 		return set_domains(p, v, vn);
 	}
-	if (tok_is(k, kn, "disable")) {
+	if (cfg_tok_is(k, kn, "disable")) {
 		if (sec->disable_line)
-			return fail(p, k,
+			return cfg_fail(p, k,
 				    "duplicate key 'disable' in [provider %s] (first set on "
 				    "line %u)",
 				    sec->name, sec->disable_line);
 		sec->disable_line = p->line;
 		sec->disable_col = col_of(p->bol, k);
-		if (!parse_bool(v, vn, &sec->disable))
-			return fail(p, v,
+		if (!cfg_parse_bool(v, vn, &sec->disable))
+			return cfg_fail(p, v,
 				    "invalid disable %s: expected yes, no, true, false, on, off, 1 "
 				    "or 0",
-				    quote(p, v, vn));
+				    cfg_quote(p, v, vn));
 		return true;
 	}
-	if (key_find(k, kn))
-		return fail(p, k, "key %s must be set before the first section", quote(p, k, kn));
-	return fail(p, k, "unknown key %s in [provider %s] (expected domains or disable)",
-		    quote(p, k, kn), sec->name);
+	if (cfg_key_find(k, kn))
+		return cfg_fail(p, k, "key %s must be set before the first section", cfg_quote(p, k, kn));
+	return cfg_fail(p, k, "unknown key %s in [provider %s] (expected domains or disable)",
+		    cfg_quote(p, k, kn), sec->name);
 }
 
 static bool top_key(struct parser *p, const char *k, size_t kn, const char *v, size_t vn)
 {
-	const struct key_def *d = key_find(k, kn);
+	const struct key_def *d = cfg_key_find(k, kn);
 	size_t i;
 
 	if (!d) {
-		if (tok_is(k, kn, "domains") || tok_is(k, kn, "disable"))
-			return fail(p, k, "key %s is only valid in a [provider NAME] section",
-				    quote(p, k, kn));
-		return fail(p, k, "unknown key %s", quote(p, k, kn));
+		if (cfg_tok_is(k, kn, "domains") || cfg_tok_is(k, kn, "disable"))
+			return cfg_fail(p, k, "key %s is only valid in a [provider NAME] section",
+				    cfg_quote(p, k, kn));
+		return cfg_fail(p, k, "unknown key %s", cfg_quote(p, k, kn));
 	}
-	i = (size_t)(d - key_defs);
+	i = cfg_key_index(d);
 	if (p->key_line[i])
-		return fail(p, k, "duplicate key '%s' (first set on line %u)", d->name,
+		return cfg_fail(p, k, "duplicate key '%s' (first set on line %u)", d->name,
 			    p->key_line[i]);
 	p->key_line[i] = p->line;
 	return d->set(p, d, v, vn);
@@ -963,17 +439,17 @@ static bool parse_assignment(struct parser *p, const char *s, const char *e)
 	const char *q = s;
 	size_t kn;
 
-	while (q < e && !is_ws(*q) && *q != '=')
+	while (q < e && !cfg_is_ws(*q) && *q != '=')
 		q++;
 	kn = (size_t)(q - s);
 	if (kn == 0)
-		return fail(p, s, "expected a key before '='");
-	while (q < e && is_ws(*q))
+		return cfg_fail(p, s, "expected a key before '='");
+	while (q < e && cfg_is_ws(*q))
 		q++;
 	if (q == e || *q != '=')
-		return fail(p, q, "expected '=' after %s", quote(p, s, kn));
+		return cfg_fail(p, q, "expected '=' after %s", cfg_quote(p, s, kn));
 	q++;
-	while (q < e && is_ws(*q))
+	while (q < e && cfg_is_ws(*q))
 		q++;
 	if (p->sec.open)
 		return section_key(p, s, kn, q, (size_t)(e - q));
@@ -983,18 +459,18 @@ static bool parse_assignment(struct parser *p, const char *s, const char *e)
 /* Parse one line [<s>, <e>) without its line ending. */
 static bool parse_line(struct parser *p, const char *s, const char *e)
 {
-	while (s < e && is_ws(*s))
+	while (s < e && cfg_is_ws(*s))
 		s++;
 	if (s == e || *s == '#')
 		return true;
 	/* '#' starts a comment only after a blank, so values such as "/a#b" stay intact. */
 	for (const char *q = s + 1; q < e; q++) {
-		if (*q == '#' && is_ws(q[-1])) {
+		if (*q == '#' && cfg_is_ws(q[-1])) {
 			e = q;
 			break;
 		}
 	}
-	while (e > s && is_ws(e[-1]))
+	while (e > s && cfg_is_ws(e[-1]))
 		e--;
 	if (*s == '[')
 		return parse_section(p, s, e);
@@ -1036,12 +512,12 @@ static bool check_bytes(struct parser *p, const char *start, const char *end)
 		}
 		if (c < 0x80) {
 			if (c == 0)
-				return fail(p, (const char *)s, "NUL byte");
+				return cfg_fail(p, (const char *)s, "NUL byte");
 			if (c == '\r' && !(s + 1 < e && s[1] == '\n'))
-				return fail(p, (const char *)s,
+				return cfg_fail(p, (const char *)s,
 					    "carriage return not followed by a newline");
 			if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f)
-				return fail(p, (const char *)s, "control character 0x%02x", c);
+				return cfg_fail(p, (const char *)s, "control character 0x%02x", c);
 			s++;
 			continue;
 		}
@@ -1060,12 +536,12 @@ static bool check_bytes(struct parser *p, const char *start, const char *end)
 		else if (c >= 0xF1 && c <= 0xF3)
 			need = 3;
 		else
-			return fail(p, (const char *)s, "invalid UTF-8 byte 0x%02x", c);
+			return cfg_fail(p, (const char *)s, "invalid UTF-8 byte 0x%02x", c);
 		if ((size_t)(e - s) <= need || s[1] < lo || s[1] > hi)
-			return fail(p, (const char *)s, "invalid UTF-8 byte 0x%02x", c);
+			return cfg_fail(p, (const char *)s, "invalid UTF-8 byte 0x%02x", c);
 		for (size_t k = 2; k <= need; k++)
 			if ((s[k] & 0xC0) != 0x80)
-				return fail(p, (const char *)s, "invalid UTF-8 byte 0x%02x", c);
+				return cfg_fail(p, (const char *)s, "invalid UTF-8 byte 0x%02x", c);
 		s += need + 1;
 	}
 	return true;
@@ -1080,7 +556,7 @@ static bool parse_text(struct parser *p, const char *text, size_t len)
 		s += 3;
 	if (len > CONFIG_MAX_BYTES) {
 		locate(p, s, text + CONFIG_MAX_BYTES);
-		return fail(p, text + CONFIG_MAX_BYTES, "file too large (more than %d bytes)",
+		return cfg_fail(p, text + CONFIG_MAX_BYTES, "file too large (more than %d bytes)",
 			    CONFIG_MAX_BYTES);
 	}
 	if (!check_bytes(p, s, end))
@@ -1108,11 +584,11 @@ void config_defaults(struct mlx_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->listen_port = 15001;
-	copy_str(cfg->metrics_addr, sizeof(cfg->metrics_addr), "127.0.0.1:9464");
-	copy_str(cfg->control_path, sizeof(cfg->control_path), "/run/modelux/agent.sock");
-	copy_str(cfg->scope, sizeof(cfg->scope), "/");
+	cfg_copy_str(cfg->metrics_addr, sizeof(cfg->metrics_addr), "127.0.0.1:9464");
+	cfg_copy_str(cfg->control_path, sizeof(cfg->control_path), "/run/modelux/agent.sock");
+	cfg_copy_str(cfg->scope, sizeof(cfg->scope), "/");
 	cfg->fail_closed = false;
-	copy_str(cfg->pin_dir, sizeof(cfg->pin_dir), "/sys/fs/bpf/modelux");
+	cfg_copy_str(cfg->pin_dir, sizeof(cfg->pin_dir), "/sys/fs/bpf/modelux");
 	cfg->workers = 0;
 	cfg->mark = 0x4d4c5801; /* "MLX\x01" */
 	cfg->dns_snoop = true;
@@ -1126,12 +602,12 @@ void config_defaults(struct mlx_config *cfg)
 	cfg->idle_timeout_s = 600;
 	cfg->max_conns = 16384;
 	cfg->log_level = MLX_LOG_INFO;
-	copy_str(cfg->state_dir, sizeof(cfg->state_dir), "/var/lib/modelux");
+	cfg_copy_str(cfg->state_dir, sizeof(cfg->state_dir), "/var/lib/modelux");
 	cfg->intercept = true;
 	cfg->upstream_h2 = true;
 	cfg->govern = true;
 	cfg->payload_cap = 65536;
-	copy_str(cfg->sensitivity, sizeof(cfg->sensitivity), "all");
+	cfg_copy_str(cfg->sensitivity, sizeof(cfg->sensitivity), "all");
 	/* This function cannot report failure; on OOM the provider list is left empty, which
 	 * config_parse() detects and reports. */
 	if (!add_builtin_providers(cfg)) {
@@ -1158,7 +634,7 @@ bool config_parse(const char *text, size_t len, const char *fname, struct mlx_co
 		err[0] = '\0';
 	config_defaults(cfg);
 	if (cfg->nproviders != ARRAY_SIZE(builtin_providers))
-		ok = fail_nopos(&p, "out of memory");
+		ok = cfg_fail_nopos(&p, "out of memory");
 	else
 		ok = parse_text(&p, text ? text : "", text ? len : 0);
 	section_reset(&p.sec);

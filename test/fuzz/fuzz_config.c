@@ -3,6 +3,7 @@
  * failure the message must name the file and the struct must be left empty. */
 
 #include "../../userspace/config.c"
+#include "../../userspace/config_keys.c"
 
 #define FNAME "fuzz.conf"
 
@@ -55,7 +56,7 @@ static void check_valid(const struct mlx_config *cfg)
 		const struct mlx_provider *pv = &cfg->providers[i];
 
 		if (!str_fits(pv->name, sizeof(pv->name)) ||
-		    !valid_provider_name(pv->name, strlen(pv->name)))
+		    !cfg_valid_provider_name(pv->name, strlen(pv->name)))
 			__builtin_trap();
 		if (pv->ndomains == 0 || pv->ndomains > CONFIG_MAX_DOMAINS)
 			__builtin_trap();
@@ -65,7 +66,7 @@ static void check_valid(const struct mlx_config *cfg)
 			char host[300];
 			int r;
 
-			if (domain_problem(d, strlen(d), why, sizeof(why)))
+			if (cfg_domain_problem(d, strlen(d), why, sizeof(why)))
 				__builtin_trap();
 			for (const char *c = d; *c; c++)
 				if (*c >= 'A' && *c <= 'Z')
