@@ -7,6 +7,7 @@
 
 #include "jpos.h"
 #include "hexdigit.h"
+#include "utf8.h"
 
 static size_t skip_ws(const char *t, size_t len, size_t p)
 {
@@ -53,47 +54,6 @@ static size_t skip_value(const char *t, size_t len, size_t p)
 	return p;
 }
 
-static bool hex4(const char *t, size_t len, size_t p, unsigned *out)
-{
-	unsigned v = 0;
-
-	if (len < 4 || p > len - 4)
-		return false;
-	for (int i = 0; i < 4; i++) {
-		int h = hex_digit_value(t[p + i]);
-
-		if (h < 0)
-			return false;
-		v = v << 4 | (unsigned)h;
-	}
-	*out = v;
-	return true;
-}
-
-static size_t put_utf8(unsigned cp, char *out)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xC0 | cp >> 6);
-		out[1] = (char)(0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xE0 | cp >> 12);
-		out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-		out[2] = (char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	out[0] = (char)(0xF0 | cp >> 18);
-	out[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-	out[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-	out[3] = (char)(0x80 | (cp & 0x3F));
-	return 4;
-}
-
 /* Does the JSON string at <p> decode to exactly <key>? Decodes escapes as jansson does. */
 static bool string_equals(const char *t, size_t len, size_t p, const char *key)
 {
@@ -118,18 +78,18 @@ static bool string_equals(const char *t, size_t len, size_t p, const char *key)
 		case 'r': u[0] = '\r'; break;
 		case 't': u[0] = '\t'; break;
 		case 'u': {
-			unsigned cp, lo;
+			long cp, lo;
 
-			if (!hex4(t, len, p + 1, &cp))
+			if ((cp = hex4_at(t, len, p + 1)) < 0)
 				return false;
 			p += 4;
 			if (cp >= 0xD800 && cp < 0xDC00 && p + 2 < len && t[p + 1] == '\\' &&
-			    t[p + 2] == 'u' && hex4(t, len, p + 3, &lo) && lo >= 0xDC00 &&
+			    t[p + 2] == 'u' && (lo = hex4_at(t, len, p + 3)) >= 0xDC00 &&
 			    lo < 0xE000) {
 				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
 				p += 6;
 			}
-			n = put_utf8(cp, u);
+			n = utf8_put((unsigned char *)u, (uint32_t)cp);
 			break;
 		}
 		default: u[0] = c; break; /* '"', '\\', '/' */

@@ -10,6 +10,7 @@
  *    error;
  *  - one NUL byte right after a number or true/false/null is skipped (a quirk of jansson's
  *    lexer, kept so the two agree on every input). */
+#include "hexdigit.h"
 #include "jsonload.h"
 #include "utf8.h"
 
@@ -49,28 +50,6 @@ static void jl_ws(struct jl *s)
 {
 	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
 		s->p++;
-}
-
-
-static int hex4(const unsigned char *p, uint32_t *out)
-{
-	uint32_t v = 0;
-
-	for (int i = 0; i < 4; i++) {
-		unsigned c = p[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v |= c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			v |= c - 'A' + 10;
-		else
-			return -1;
-	}
-	*out = v;
-	return 0;
 }
 
 
@@ -181,20 +160,21 @@ static bool jl_string(struct jl *s, struct jl_str *t)
 		case 'r': o[n++] = '\r'; break;
 		case 't': o[n++] = '\t'; break;
 		case 'u': {
-			uint32_t cp, lo;
+			long cp, lo;
 
-			if (end - p < 6 || hex4(p + 2, &cp) < 0)
+			if ((cp = hex4_at((const char *)p, (size_t)(end - p), 2)) < 0)
 				return false;
 			if (cp >= 0xdc00 && cp <= 0xdfff)
 				return false; /* a low surrogate first */
 			if (cp >= 0xd800 && cp <= 0xdbff) {
-				if (end - p < 12 || p[6] != '\\' || p[7] != 'u' || hex4(p + 8, &lo) < 0 ||
-				    lo < 0xdc00 || lo > 0xdfff)
+				if (end - p < 8 || p[6] != '\\' || p[7] != 'u' ||
+				    (lo = hex4_at((const char *)p, (size_t)(end - p), 8)) < 0xdc00 ||
+				    lo > 0xdfff)
 					return false;
 				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 				p += 6;
 			}
-			n += utf8_put(o + n, cp);
+			n += utf8_put(o + n, (uint32_t)cp);
 			p += 6;
 			continue;
 		}

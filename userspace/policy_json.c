@@ -37,24 +37,6 @@ static void pj_skip_ws(struct pj_parser *p)
 	}
 }
 
-/* Four hex digits at <at>, or -1. */
-static long pj_hex4(const char *s, size_t len, size_t at)
-{
-	long v = 0;
-
-	if (at + 4 > len)
-		return -1;
-	for (int i = 0; i < 4; i++) {
-		int h = hex_digit_value(s[at + i]);
-
-		if (h < 0)
-			return -1;
-		v = v * 16 + h;
-	}
-	return v;
-}
-
-
 /* An escape at s[at] == '\\': its code point and raw length, or false with the error offset. */
 static bool pj_escape(const char *s, size_t len, size_t at, unsigned long *cp, size_t *raw,
 		      const char **why)
@@ -97,7 +79,7 @@ static bool pj_escape(const char *s, size_t len, size_t at, unsigned long *cp, s
 		*why = "invalid escape (use \\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\uXXXX)";
 		return false;
 	}
-	hi = pj_hex4(s, len, at + 2);
+	hi = hex4_at(s, len, at + 2);
 	if (hi < 0) {
 		*why = "\\u needs four hex digits";
 		return false;
@@ -113,7 +95,7 @@ static bool pj_escape(const char *s, size_t len, size_t at, unsigned long *cp, s
 	}
 	if (hi >= 0xd800 && hi <= 0xdbff) {
 		if (at + 7 >= len || s[at + 6] != '\\' || s[at + 7] != 'u' ||
-		    (lo = pj_hex4(s, len, at + 8)) < 0xdc00 || lo > 0xdfff) {
+		    (lo = hex4_at(s, len, at + 8)) < 0xdc00 || lo > 0xdfff) {
 			*why = "unpaired surrogate in \\u escape";
 			return false;
 		}

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hexdigit.h"
 #include "policy_int.h"
 
 #define LEX_MAX_NUMBER 64
@@ -109,26 +110,6 @@ int pol_weekday(const char *s, size_t n)
 	return -1;
 }
 
-/* Four hex digits at s[at..], or -1. */
-static long lex_hex4(const char *s, size_t len, size_t at)
-{
-	long v = 0;
-
-	if (at + 4 > len)
-		return -1;
-	for (size_t i = at; i < at + 4; i++) {
-		char c = s[i];
-		int h = c >= '0' && c <= '9'   ? c - '0'
-			: c >= 'a' && c <= 'f' ? c - 'a' + 10
-			: c >= 'A' && c <= 'F' ? c - 'A' + 10
-					       : -1;
-		if (h < 0)
-			return -1;
-		v = v * 16 + h;
-	}
-	return v;
-}
-
 /* A quoted literal starting at lx->pos. The expression text is valid UTF-8 (it came out of the
  * JSON reader), so bytes other than escapes are copied as they are. */
 static bool lex_string(struct pol_lexer *lx, struct pol_token *t)
@@ -181,7 +162,7 @@ static bool lex_string(struct pol_lexer *lx, struct pol_token *t)
 			d[out++] = '\r';
 			break;
 		case 'u': {
-			long cp = lex_hex4(lx->s, lx->len, i + 2);
+			long cp = hex4_at(lx->s, lx->len, i + 2);
 
 			if (cp <= 0 || (cp >= 0xd800 && cp <= 0xdfff))
 				return lex_fail(lx, i,

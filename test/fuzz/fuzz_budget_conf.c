@@ -13,6 +13,7 @@
 
 #include "../../userspace/budget_conf.c"
 #include "../../userspace/jpos.c"
+#include "../../userspace/utf8.c"
 #include "../../userspace/budget_tz.c"
 
 #define FNAME "fuzz.json"

@@ -9,6 +9,7 @@
 
 #include "../../userspace/prices.c"
 #include "../../userspace/jpos.c"
+#include "../../userspace/utf8.c"
 #include "../../userspace/prices_lookup.c"
 #include "../../userspace/prices_pctx.c"
 #include "../../userspace/prices_period.c"
