@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "config_int.h"
+#include "taglist.h"
 
 /* ---- values ---- */
 
@@ -302,26 +303,17 @@ static bool set_sockpath(struct parser *p, const struct key_def *d, const char *
 /* Host tags: "k=v,k=v", names and values of [A-Za-z0-9_.:/-], no duplicates. */
 static bool set_tags(struct parser *p, const struct key_def *d, const char *v, size_t n)
 {
-	const char *c = v, *end = v + n;
+	const char *at;
 
-	while (c < end) {
-		const char *e = memchr(c, ',', (size_t)(end - c)), *eq;
-
-		if (!e)
-			e = end;
-		eq = memchr(c, '=', (size_t)(e - c));
-		if (!eq || eq == c || eq + 1 == e)
-			return cfg_fail(p, c, "invalid %s %s: expected name=value pairs separated by ','",
-				    d->name, cfg_quote(p, v, n));
-		for (const char *k = c; k < e; k++) {
-			bool ok = (*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z') ||
-				  (*k >= '0' && *k <= '9') || strchr("_.:/-", *k) || k == eq;
-
-			if (!ok || *k == '\0')
-				return cfg_fail(p, k, "invalid %s: character %s not allowed in a tag",
-					    d->name, cfg_quote(p, k, 1));
-		}
-		c = e + 1;
+	switch (taglist_check(v, n, true, &at)) {
+	case TAGLIST_NOT_PAIR:
+		return cfg_fail(p, at, "invalid %s %s: expected name=value pairs separated by ','",
+				d->name, cfg_quote(p, v, n));
+	case TAGLIST_BAD_CHAR:
+		return cfg_fail(p, at, "invalid %s: character %s not allowed in a tag", d->name,
+				cfg_quote(p, at, 1));
+	case TAGLIST_OK:
+		break;
 	}
 	store_str(p, d, v, n);
 	return true;
@@ -331,11 +323,7 @@ static bool set_tags(struct parser *p, const struct key_def *d, const char *v, s
 static bool set_names(struct parser *p, const struct key_def *d, const char *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		char k = v[i];
-		bool ok = (k >= 'a' && k <= 'z') || (k >= 'A' && k <= 'Z') || (k >= '0' && k <= '9') ||
-			  (k && strchr("_.:/-,", k));
-
-		if (!ok)
+		if (!tag_char(v[i]) && v[i] != ',')
 			return cfg_fail(p, v + i, "invalid %s: character %s not allowed in a name",
 				    d->name, cfg_quote(p, v + i, 1));
 	}

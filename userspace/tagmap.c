@@ -2,6 +2,7 @@
  * in precedence order without sorting; a uid's supplementary groups come from NSS once and are
  * cached in a direct-mapped table, because getgrouplist can read /etc/group or ask sssd. */
 #include "tagmap.h"
+#include "taglist.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -69,12 +70,6 @@ static void skip_blanks(struct cursor *c, const char *eol)
 		c->p++;
 }
 
-static bool tag_char(char k)
-{
-	return (k >= 'a' && k <= 'z') || (k >= 'A' && k <= 'Z') || (k >= '0' && k <= '9') ||
-	       (k && strchr("_.:/-", k));
-}
-
 /* word - the next blank-separated word, or a double-quoted string (no escapes: a selector
  * never needs a quote in it). */
 static bool word(struct cursor *c, const char *eol, const char **w, size_t *wl)
@@ -112,23 +107,16 @@ static bool all_digits(const char *s, size_t n)
 /* check_tags - "k=v,k=v" with tag characters, each pair non-empty on both sides. */
 static bool check_tags(struct cursor *c, const char *v, size_t n)
 {
-	const char *s = v, *end = v + n;
+	const char *at;
 
-	while (s <= end) {
-		const char *e = memchr(s, ',', (size_t)(end - s)), *eq;
-
-		if (!e)
-			e = end;
-		eq = memchr(s, '=', (size_t)(e - s));
-		if (!eq || eq == s || eq + 1 == e)
-			return fail_at(c, s, "expected name=value pairs separated by ','");
-		for (const char *k = s; k < e; k++)
-			if (k != eq && !tag_char(*k))
-				return fail_at(c, k, "character not allowed in a tag (allowed: "
-						     "A-Z a-z 0-9 _ . : / -)");
-		if (e == end)
-			break;
-		s = e + 1;
+	switch (taglist_check(v, n, false, &at)) {
+	case TAGLIST_NOT_PAIR:
+		return fail_at(c, at, "expected name=value pairs separated by ','");
+	case TAGLIST_BAD_CHAR:
+		return fail_at(c, at,
+			       "character not allowed in a tag (allowed: A-Z a-z 0-9 _ . : / -)");
+	case TAGLIST_OK:
+		break;
 	}
 	return true;
 }

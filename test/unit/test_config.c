@@ -446,6 +446,13 @@ static const struct {
 	const char *text;
 	const char *err;
 } error_cases[] = {
+	/* tag lists and name lists */
+	{ "tags = env\n", "t.conf:1:8: invalid tags 'env': expected name=value pairs separated by ','" },
+	{ "tags = a=b,,c=d\n",
+	  "t.conf:1:12: invalid tags 'a=b,,c=d': expected name=value pairs separated by ','" },
+	{ "tags = a=b,c$=d\n", "t.conf:1:13: invalid tags: character '$' not allowed in a tag" },
+	{ "tags = a=b=c\n", "t.conf:1:11: invalid tags: character '=' not allowed in a tag" },
+	{ "tags_locked = te am\n", "t.conf:1:17: invalid tags_locked: character ' ' not allowed in a name" },
 	/* keys and syntax */
 	{ "bogus = 1\n", "t.conf:1:1: unknown key 'bogus'" },
 	{ "# c\n\n   Listen_Port = 1\n", "t.conf:3:4: unknown key 'Listen_Port'" },
@@ -679,6 +686,21 @@ static const struct {
 	  "t.conf:1:12: invalid scope '/\xc3\xa9/../x': '.' and '..' components are not allowed" },
 	{ "\xe2\x82\xac = 1", "t.conf:1:1: unknown key '\xe2\x82\xac'" },
 };
+
+/* Tag lists: stored as written; an empty list and a trailing ',' are accepted (the tag map's
+ * stricter rule is tested in test_tagmap). */
+static void test_tag_lists(void **state)
+{
+	struct mlx_config cfg;
+
+	parse_ok("tags = env=prod,site=par1\ntags_locked = team,cost_center\n", &cfg);
+	assert_string_equal(cfg.tags, "env=prod,site=par1");
+	assert_string_equal(cfg.tags_locked, "team,cost_center");
+	config_free(&cfg);
+	parse_ok("tags = env=prod,\n", &cfg);
+	assert_string_equal(cfg.tags, "env=prod,");
+	config_free(&cfg);
+}
 
 static void test_errors(void **state)
 {
@@ -1074,7 +1096,8 @@ int main(void)
 		cmocka_unit_test(test_comments_and_blanks),
 		cmocka_unit_test(test_workers_hash_is_value),
 		cmocka_unit_test(test_crlf),
-		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_tag_lists),
+	    cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_long_values),
 		cmocka_unit_test(test_file_too_large),
