@@ -1097,7 +1097,7 @@ int main(void)
 		cmocka_unit_test(test_workers_hash_is_value),
 		cmocka_unit_test(test_crlf),
 		cmocka_unit_test(test_tag_lists),
-	    cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_long_values),
 		cmocka_unit_test(test_file_too_large),
