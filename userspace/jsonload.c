@@ -253,6 +253,28 @@ static json_t *jl_number(struct jl *s)
 	return v;
 }
 
+/* jl_eat - consume <c> if it is the next byte. */
+static bool jl_eat(struct jl *s, char c)
+{
+	if (s->p < s->end && *s->p == (unsigned char)c) {
+		s->p++;
+		return true;
+	}
+	return false;
+}
+
+/* jl_after_member - after a member or element: 1 for another (',' read), 0 for the end
+ * (<close> read), -1 for anything else. */
+static int jl_after_member(struct jl *s, char close)
+{
+	jl_ws(s);
+	if (jl_eat(s, ',')) {
+		jl_ws(s);
+		return 1;
+	}
+	return jl_eat(s, close) ? 0 : -1;
+}
+
 static bool jl_word(struct jl *s, const char *w, size_t n)
 {
 	if ((size_t)(s->end - s->p) < n || memcmp(s->p, w, n) != 0)
@@ -269,28 +291,22 @@ static json_t *jl_object(struct jl *s)
 		return NULL;
 	s->p++; /* '{' */
 	jl_ws(s);
-	if (s->p < s->end && *s->p == '}') {
-		s->p++;
+	if (jl_eat(s, '}'))
 		return obj;
-	}
 	for (;;) {
 		size_t mark = s->sused;
 		struct jl_str key;
 		json_t *v;
 		int rc;
 
-		if (s->p >= s->end || *s->p != '"')
-			goto fail;
-		s->p++;
-		if (!jl_string(s, &key))
+		if (!jl_eat(s, '"') || !jl_string(s, &key))
 			goto fail;
 		/* jansson refuses NUL in keys */
 		if (memchr(jl_str_ptr(s, &key), '\0', key.len))
 			goto fail;
 		jl_ws(s);
-		if (s->p >= s->end || *s->p != ':')
+		if (!jl_eat(s, ':'))
 			goto fail;
-		s->p++;
 		jl_ws(s);
 		v = jl_value(s);
 		if (!v)
@@ -300,17 +316,14 @@ static json_t *jl_object(struct jl *s)
 		s->sused = mark;
 		if (rc != 0)
 			goto fail;
-		jl_ws(s);
-		if (s->p < s->end && *s->p == ',') {
-			s->p++;
-			jl_ws(s);
+		switch (jl_after_member(s, '}')) {
+		case 1:
 			continue;
-		}
-		if (s->p < s->end && *s->p == '}') {
-			s->p++;
+		case 0:
 			return obj;
+		default:
+			goto fail;
 		}
-		goto fail;
 	}
 fail:
 	json_decref(obj);
@@ -325,26 +338,21 @@ static json_t *jl_array(struct jl *s)
 		return NULL;
 	s->p++; /* '[' */
 	jl_ws(s);
-	if (s->p < s->end && *s->p == ']') {
-		s->p++;
+	if (jl_eat(s, ']'))
 		return arr;
-	}
 	for (;;) {
 		json_t *v = jl_value(s);
 
 		if (!v || json_array_append_new(arr, v) != 0)
 			goto fail;
-		jl_ws(s);
-		if (s->p < s->end && *s->p == ',') {
-			s->p++;
-			jl_ws(s);
+		switch (jl_after_member(s, ']')) {
+		case 1:
 			continue;
-		}
-		if (s->p < s->end && *s->p == ']') {
-			s->p++;
+		case 0:
 			return arr;
+		default:
+			goto fail;
 		}
-		goto fail;
 	}
 fail:
 	json_decref(arr);
