@@ -67,7 +67,6 @@ struct gx {
 	struct apikey_id key;
 	bool has_key, sanctioned;
 	struct apikey_scan scan;
-	char tags[ILOG_TAGS_LEN];
 	struct policy_tag tagv[GOV_MAX_TAGS];
 	size_t ntags;
 	char tagbuf[ILOG_TAGS_LEN];
@@ -312,8 +311,9 @@ static void tags_add(struct gx *x, const char *list, size_t len, const char *loc
 	}
 }
 
-/* tags_render - "k=v,k=v" into x->tags, cut at a pair boundary when it does not fit. */
-static void tags_render(struct gx *x)
+/* tags_render - the request's tags as "k=v,k=v" into <out> (<cap> bytes), cut at a pair
+ * boundary when they do not fit. Done once, for the record: the policy reads tagv. */
+static void tags_render(const struct gx *x, char *out, size_t cap)
 {
 	size_t at = 0;
 
@@ -321,17 +321,17 @@ static void tags_render(struct gx *x)
 		size_t nl = strlen(x->tagv[i].name), vl = strlen(x->tagv[i].value);
 		size_t need = (i ? 1 : 0) + nl + 1 + vl;
 
-		if (at + need >= sizeof(x->tags))
+		if (at + need >= cap)
 			break;
 		if (i)
-			x->tags[at++] = ',';
-		memcpy(x->tags + at, x->tagv[i].name, nl);
+			out[at++] = ',';
+		memcpy(out + at, x->tagv[i].name, nl);
 		at += nl;
-		x->tags[at++] = '=';
-		memcpy(x->tags + at, x->tagv[i].value, vl);
+		out[at++] = '=';
+		memcpy(out + at, x->tagv[i].value, vl);
 		at += vl;
 	}
-	x->tags[at] = '\0';
+	out[at] = '\0';
 }
 
 static const char *tag_value(const struct gx *x, const char *name)
@@ -450,7 +450,6 @@ static void tag_sensitivity(struct gx *x, const char *body, size_t len)
 	if (rep.kinds)
 		atomic_fetch_add(&x->g->sensitive, 1);
 	tags_add(x, list, at, NULL);
-	tags_render(x);
 }
 
 /* ---- hook --------------------------------------------------------------------------------- */
@@ -501,7 +500,6 @@ static enum hook_verdict on_request_head(void *ctx, struct http_exchange *ex,
 		if (strcasecmp(ex->fields[i].name, "x-modelux-tags") == 0)
 			tags_add(x, ex->fields[i].value, ex->fields[i].value_len,
 				 x->t->tags_locked);
-	tags_render(x);
 	{
 		const char *proj = tag_value(x, "project");
 		char probe[ILOG_TAGS_LEN + 2];
@@ -846,7 +844,7 @@ static void on_response_end(void *ctx, struct http_exchange *ex, int reset)
 		snprintf(ep, sizeof(ep), "%.*s", (int)plen, ex->path ? ex->path : "");
 		ilog_set(r.endpoint, sizeof(r.endpoint), ep);
 	}
-	ilog_set(r.tags, sizeof(r.tags), x->tags);
+	tags_render(x, r.tags, sizeof(r.tags));
 	if (x->has_key) {
 		ilog_set(r.key_fp, sizeof(r.key_fp), x->key.fp);
 		ilog_set(r.key_last4, sizeof(r.key_last4), x->key.last4);
