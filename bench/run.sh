@@ -540,13 +540,13 @@ run_load() {	# <scenario> <target> <round>
 		;;
 	esac
 	case $tg in
-	modelux | bare | nopolicy) cg=client ;;
+	modelux | bare | nopolicy) cg=client ;; # through the agent (its scope)
 	*) cg=direct ;;
 	esac
 	local pcg=agent
 	[ "$tg" = haproxy ] && pcg=haproxy
 	local mark=0
-	[ "$tg" = modelux ] || [ "$tg" = bare ] || [ "$tg" = nopolicy ] && mark=$(stat -c %s "$AGENT_LOG")
+	[ "$cg" = client ] && mark=$(stat -c %s "$AGENT_LOG")
 	# The load in the background; the CPU of each cgroup is read over the measured part.
 	timeout -k 5 $((DUR + WARM + 60)) sh -c 'echo $$ >"$1/cgroup.procs" && ns=$2 && shift 2 && exec ip netns exec "$ns" "$@"' \
 		sh "$CG/$cg" "$CLIENT_NS" "${args[@]}" >"$out" 2>&1 &
@@ -583,7 +583,7 @@ run_load() {	# <scenario> <target> <round>
 	elif [ "$P_2XX" -le 0 ] || awk -v b="$P_BAD" -v d="$P_DONE" 'BEGIN { exit !(b > 0.01 * d) }'; then
 		ok=0
 		why="$P_2XX 2xx of $P_DONE requests, $P_BAD failed/errored/non-2xx"
-	elif { [ "$tg" = modelux ] || [ "$tg" = bare ] || [ "$tg" = nopolicy ]; } && ! check_intercepted "$mark"; then
+	elif [ "$cg" = client ] && ! check_intercepted "$mark"; then
 		ok=0
 		why=$INTERCEPT_WHY
 	fi
