@@ -2,7 +2,7 @@
  * costs. Build and run (from the repository root):
  *
  *   gcc -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -Iuserspace \
- *       bench/mint_bench.c userspace/certmint.c userspace/casign.c -lssl -lcrypto -lpthread \
+ *       bench/mint_bench.c userspace/certmint.c userspace/casign.c userspace/casign_signer.c -lssl -lcrypto -lpthread \
  *       -o build/mint_bench && build/mint_bench
  *
  * First line, for `make bench`:

@@ -669,7 +669,7 @@ ratio() {	# <a> <b>: a / b with two decimals, or n/a
 MINT_LINE=
 run_mint() {
 	local bin=$BUILD/mint_bench src
-	src=("$REPO/bench/mint_bench.c" "$REPO/userspace/certmint.c" "$REPO/userspace/casign.c"
+	src=("$REPO/bench/mint_bench.c" "$REPO/userspace/certmint.c" "$REPO/userspace/casign.c" "$REPO/userspace/casign_signer.c"
 		"$REPO/userspace/certmint.h" "$REPO/userspace/casign.h")
 	local stale=0 f
 	[ -x "$bin" ] || stale=1
@@ -677,7 +677,7 @@ run_mint() {
 	if [ "$stale" = 1 ]; then
 		info "building $bin"
 		(cd "$REPO" && gcc -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -Iuserspace \
-			bench/mint_bench.c userspace/certmint.c userspace/casign.c -lssl -lcrypto -lpthread \
+			bench/mint_bench.c userspace/certmint.c userspace/casign.c userspace/casign_signer.c -lssl -lcrypto -lpthread \
 			-o "$bin") || die "mint_bench build failed"
 	fi
 	"$bin" >"$RUN/mint.txt" 2>&1 || { cat "$RUN/mint.txt" >&2; die "mint_bench failed"; }

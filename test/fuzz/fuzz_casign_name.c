@@ -2,6 +2,7 @@
  * SNI comes off the network, so this is a parser of hostile input. Invariants on acceptance:
  * lowercase LDH labels of 1..63 bytes, no leading/trailing '-', total <= 253. */
 #include "../../userspace/casign.c"
+#include "../../userspace/casign_signer.c"
 
 #include <assert.h>
 
