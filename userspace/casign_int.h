@@ -26,6 +26,10 @@
 #define CASIGN_START_TIMEOUT_SECS 30
 #define CASIGN_SIGN_TIMEOUT_SECS 2
 
+/* How long a request yields its CPU to the signer before sleeping on the answer: a signature
+ * takes tens of microseconds, an RSA-4096 one a few milliseconds (those then sleep). */
+#define CASIGN_YIELD_NS 1000000L
+
 /* notBefore is backdated so that clients whose clock runs a little slow accept a fresh leaf. */
 #define CASIGN_BACKDATE_SECS 3600
 
@@ -38,7 +42,7 @@
 
 struct casign_req_hdr {
 	uint32_t magic;
-	uint32_t id;         /* echoed in the response; lets the parent skip a late answer */
+	uint32_t id;	     /* echoed in the response; lets the parent skip a late answer */
 	uint32_t valid_secs; /* 0 = default */
 	uint16_t name_len;
 	uint16_t spki_len;
@@ -48,8 +52,21 @@ struct casign_resp_hdr {
 	uint32_t magic;
 	uint32_t id;
 	int32_t status; /* 0 or a negative errno */
-	uint32_t len;   /* bytes following the header */
+	uint32_t len;	/* bytes following the header */
+	/* With a certificate (status 0, id != 0): what the signer chose for it, so the agent can
+	 * rebuild the same certificate instead of parsing it (casign.c, mirror_*). The signature
+	 * is the last <sig_len> bytes of the DER. */
+	int64_t not_before;
+	int64_t not_after;
+	uint32_t sig_len;
+	unsigned char serial[CASIGN_SERIAL_LEN]; /* magnitude, as in the certificate */
 };
+
+/* casign_leaf_set_name - subject CN and SAN dNSName <name> (<len> bytes) of a leaf: both the
+ * signer and the agent's rebuilt copy use it, so the two encode the same bytes. A name too long
+ * for a CN leaves the subject empty, which RFC 5280 allows when the SAN is critical. Returns 0
+ * or -ENOMEM. */
+int casign_leaf_set_name(X509 *x, const char *name, size_t len);
 
 /* casign_signer_main - the forked child: <socks> are its ends of the <n> socketpairs; the first
  * one carries the start-up verdict. Never returns. */

@@ -40,8 +40,9 @@ struct casign_signer {
 	X509 *ca;
 	EVP_PKEY *key;
 	const EVP_MD *md; /* NULL for Ed25519, which hashes internally */
-	STACK_OF(X509) *chain;
-	NAME_CONSTRAINTS *ncs[CASIGN_CHAIN_MAX]; /* constraints in the chain, checked before signing */
+	STACK_OF(X509) * chain;
+	NAME_CONSTRAINTS
+	    *ncs[CASIGN_CHAIN_MAX]; /* constraints in the chain, checked before signing */
 	int nncs;
 	time_t ca_not_before;
 	time_t ca_not_after;
@@ -105,8 +106,8 @@ static int signer_pick_md(EVP_PKEY *key, const EVP_MD **md, char *err, size_t er
 	case EVP_PKEY_RSA:
 	case EVP_PKEY_RSA_PSS:
 		if (bits < 2048) {
-			snprintf(err, errlen, "CA key: RSA key of %d bits is too small (need >= 2048)",
-				 bits);
+			snprintf(err, errlen,
+				 "CA key: RSA key of %d bits is too small (need >= 2048)", bits);
 			return -EINVAL;
 		}
 		*md = EVP_sha256();
@@ -148,7 +149,8 @@ static int signer_load(struct casign_signer *s, const char *cert_path, const cha
 	BIO_free(bio);
 	ERR_clear_error(); /* the read loop always ends on "no start line" */
 	if (!s->chain || sk_X509_num(s->chain) == 0) {
-		snprintf(err, errlen, "CA certificate %s: no PEM certificate in the file", cert_path);
+		snprintf(err, errlen, "CA certificate %s: no PEM certificate in the file",
+			 cert_path);
 		return -EINVAL;
 	}
 	if (sk_X509_num(s->chain) > CASIGN_CHAIN_MAX) {
@@ -204,7 +206,7 @@ static int signer_load(struct casign_signer *s, const char *cert_path, const cha
 	 * client, so refuse to sign it and say why instead. */
 	for (i = 0; i < sk_X509_num(s->chain); i++) {
 		NAME_CONSTRAINTS *nc =
-			X509_get_ext_d2i(sk_X509_value(s->chain, i), NID_name_constraints, NULL, NULL);
+		    X509_get_ext_d2i(sk_X509_value(s->chain, i), NID_name_constraints, NULL, NULL);
 		int j;
 
 		if (!nc)
@@ -215,10 +217,11 @@ static int signer_load(struct casign_signer *s, const char *cert_path, const cha
 		for (j = 0; j < sk_GENERAL_SUBTREE_num(nc->permittedSubtrees); j++) {
 			if (sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, j)->base->type ==
 			    GEN_DIRNAME) {
-				snprintf(err, errlen,
-					 "CA certificate %s: name constraints permit only some "
-					 "directory names; leaves (subject CN=<name>) would not verify",
-					 cert_path);
+				snprintf(
+				    err, errlen,
+				    "CA certificate %s: name constraints permit only some "
+				    "directory names; leaves (subject CN=<name>) would not verify",
+				    cert_path);
 				return -EINVAL;
 			}
 		}
@@ -257,8 +260,8 @@ static int signer_template(struct casign_signer *s)
 		goto out;
 	if (!sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(NID_server_auth)))
 		goto out;
-	akid->keyid = ca_skid ? ASN1_OCTET_STRING_dup(ca_skid)
-			      : key_id(X509_get_X509_PUBKEY(s->ca));
+	akid->keyid =
+	    ca_skid ? ASN1_OCTET_STRING_dup(ca_skid) : key_id(X509_get_X509_PUBKEY(s->ca));
 	if (!akid->keyid)
 		goto out;
 	if (add_ext(s->tmpl, NID_basic_constraints, bc, 1) < 0 ||
@@ -300,15 +303,14 @@ static int signer_set_key(struct casign_signer *s, const unsigned char *spki, si
 	/* Only keys a TLS client accepts from a server: P-256, P-384, RSA >= 2048, Ed25519. */
 	type = EVP_PKEY_get_base_id(pub);
 	bits = EVP_PKEY_get_bits(pub);
-	if (type == EVP_PKEY_EC &&
-	    EVP_PKEY_get_group_name(pub, group, sizeof(group), NULL) != 1)
+	if (type == EVP_PKEY_EC && EVP_PKEY_get_group_name(pub, group, sizeof(group), NULL) != 1)
 		group[0] = '\0';
 	if (!(type == EVP_PKEY_ED25519 || (type == EVP_PKEY_RSA && bits >= 2048) ||
 	      (type == EVP_PKEY_EC &&
 	       (strcmp(group, "prime256v1") == 0 || strcmp(group, "secp384r1") == 0)))) {
 		EVP_PKEY_free(pub);
-		snprintf(err, errlen, "leaf public key %s of %d bits not accepted", OBJ_nid2sn(type),
-			 bits);
+		snprintf(err, errlen, "leaf public key %s of %d bits not accepted",
+			 OBJ_nid2sn(type), bits);
 		return -EINVAL;
 	}
 	rc = X509_set_pubkey(s->tmpl, pub) == 1 ? 0 : -ENOMEM;
@@ -325,40 +327,6 @@ static int signer_set_key(struct casign_signer *s, const unsigned char *spki, si
 	return 0;
 }
 
-/* signer_set_name - subject CN and SAN dNSName <name>. A name too long for a CN leaves the
- * subject empty, which RFC 5280 allows when the SAN is critical. */
-static int signer_set_name(struct casign_signer *s, const char *name, size_t len)
-{
-	X509_NAME *subj = X509_NAME_new();
-	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
-	GENERAL_NAME *gen = GENERAL_NAME_new();
-	ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
-	bool has_cn = len <= CASIGN_CN_MAX;
-	int rc = -ENOMEM;
-
-	if (!subj || !gens || !gen || !ia5)
-		goto out;
-	if (has_cn && !X509_NAME_add_entry_by_NID(subj, NID_commonName, MBSTRING_ASC,
-						  (const unsigned char *)name, (int)len, -1, 0))
-		goto out;
-	if (!X509_set_subject_name(s->tmpl, subj))
-		goto out;
-	if (!ASN1_STRING_set(ia5, name, (int)len))
-		goto out;
-	GENERAL_NAME_set0_value(gen, GEN_DNS, ia5);
-	ia5 = NULL;
-	if (!sk_GENERAL_NAME_push(gens, gen))
-		goto out;
-	gen = NULL;
-	rc = add_ext(s->tmpl, NID_subject_alt_name, gens, has_cn ? 0 : 1);
-out:
-	X509_NAME_free(subj);
-	ASN1_IA5STRING_free(ia5);
-	GENERAL_NAME_free(gen);
-	GENERAL_NAMES_free(gens);
-	return rc;
-}
-
 static int signer_next_serial(struct casign_signer *s)
 {
 	unsigned char *p;
@@ -371,7 +339,8 @@ static int signer_next_serial(struct casign_signer *s)
 	p = s->serials + s->serial_next++ * CASIGN_SERIAL_LEN;
 	if (p[0] == 0) /* keep the full 16 octets so the encoding length never varies */
 		p[0] = 1;
-	/* ASN1_INTEGER content is the magnitude; i2d adds the sign octet when the top bit is set. */
+	/* ASN1_INTEGER content is the magnitude; i2d adds the sign octet when the top bit is set.
+	 */
 	if (!ASN1_STRING_set(s->serial, p, CASIGN_SERIAL_LEN))
 		return -ENOMEM;
 	OPENSSL_cleanse(p, CASIGN_SERIAL_LEN);
@@ -441,13 +410,17 @@ static bool nc_allows(const NAME_CONSTRAINTS *nc, const char *name, size_t len)
 	return true;
 }
 
-/* signer_issue - build and sign one leaf; the DER goes to <out> (<outcap> bytes). <check_nc> is
- * false only for the start-up self-test, whose made-up name is outside any constraint. */
+/* signer_issue - build and sign one leaf; the DER goes to <out> (<outcap> bytes), its length
+ * and what the agent needs to rebuild it (validity, serial, signature length) to <rh>.
+ * <check_nc> is false only for the start-up self-test, whose made-up name is outside any
+ * constraint. */
 static int signer_issue(struct casign_signer *s, const char *name, size_t name_len,
 			const unsigned char *spki, size_t spki_len, uint32_t valid_secs,
-			bool check_nc, unsigned char *out, size_t outcap, size_t *outlen, char *err,
-			size_t errlen)
+			bool check_nc, unsigned char *out, size_t outcap,
+			struct casign_resp_hdr *rh, char *err, size_t errlen)
 {
+	const ASN1_BIT_STRING *sig;
+	const X509_ALGOR *alg;
 	char why[256];
 	time_t now = time(NULL), nb, na;
 	unsigned char *p;
@@ -474,7 +447,7 @@ static int signer_issue(struct casign_signer *s, const char *name, size_t name_l
 	rc = signer_set_key(s, spki, spki_len, err, errlen);
 	if (rc < 0)
 		return rc;
-	if (signer_set_name(s, name, name_len) < 0 || signer_next_serial(s) < 0 ||
+	if (casign_leaf_set_name(s->tmpl, name, name_len) < 0 || signer_next_serial(s) < 0 ||
 	    !ASN1_TIME_set(X509_getm_notBefore(s->tmpl), nb) ||
 	    !ASN1_TIME_set(X509_getm_notAfter(s->tmpl), na)) {
 		snprintf(err, errlen, "building the certificate: %s",
@@ -497,20 +470,34 @@ static int signer_issue(struct casign_signer *s, const char *name, size_t name_l
 	}
 	p = out;
 	i2d_X509(s->tmpl, &p);
-	*outlen = (size_t)len;
+	X509_get0_signature(&sig, &alg, s->tmpl);
+	rh->len = (uint32_t)len;
+	rh->not_before = (int64_t)nb;
+	rh->not_after = (int64_t)na;
+	rh->sig_len = (uint32_t)ASN1_STRING_length(sig);
+	memcpy(rh->serial, ASN1_STRING_get0_data(s->serial), CASIGN_SERIAL_LEN);
 	return 0;
 }
 
-static void signer_send(int sock, uint32_t id, int32_t status, const void *data, size_t len)
+/* signer_send_hdr - <h> (its magic and length set here) followed by <len> bytes of <data>. */
+static void signer_send_hdr(int sock, struct casign_resp_hdr *h, const void *data, size_t len)
 {
-	struct casign_resp_hdr h = {
-		.magic = CASIGN_RESP_MAGIC, .id = id, .status = status, .len = (uint32_t)len};
-	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)data, len}};
+	struct iovec iov[2] = {{h, sizeof(*h)}, {(void *)data, len}};
 	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
 
+	h->magic = CASIGN_RESP_MAGIC;
+	h->len = (uint32_t)len;
 	/* A failed send means the parent is gone; the next recv sees EOF and ends the loop. */
 	while (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR)
 		;
+}
+
+/* signer_send - an answer without a certificate: the ready message or an error text. */
+static void signer_send(int sock, uint32_t id, int32_t status, const void *data, size_t len)
+{
+	struct casign_resp_hdr h = {.id = id, .status = status};
+
+	signer_send_hdr(sock, &h, data, len);
 }
 
 static int cmp_int(const void *a, const void *b)
@@ -611,7 +598,7 @@ static bool signer_answer(struct casign_signer *s, int sock)
 {
 	char err[CASIGN_ERR_MAX], name[CASIGN_NAME_MAX + 1];
 	struct casign_req_hdr h;
-	size_t outlen;
+	struct casign_resp_hdr rh = {0};
 	ssize_t n;
 	int rc;
 
@@ -646,11 +633,13 @@ static bool signer_answer(struct casign_signer *s, int sock)
 		return true;
 	}
 	rc = signer_issue(s, name, h.name_len, s->req + sizeof(h) + h.name_len, h.spki_len,
-			  h.valid_secs, true, s->resp, CASIGN_RESP_MAX, &outlen, err, sizeof(err));
-	if (rc < 0)
+			  h.valid_secs, true, s->resp, CASIGN_RESP_MAX, &rh, err, sizeof(err));
+	if (rc < 0) {
 		signer_send(sock, h.id, rc, err, strlen(err));
-	else
-		signer_send(sock, h.id, 0, s->resp, outlen);
+	} else {
+		rh.id = h.id;
+		signer_send_hdr(sock, &rh, s->resp, rh.len);
+	}
 	return true;
 }
 
@@ -707,13 +696,13 @@ static int signer_self_test(struct casign_signer *s, char *err, size_t errlen)
 	static const char name[] = "casign.self-test.invalid";
 	EVP_PKEY *k = EVP_EC_gen("P-256");
 	unsigned char *spki = NULL;
-	size_t outlen;
+	struct casign_resp_hdr rh = {0};
 	int len, rc = -ENOMEM;
 
 	len = k ? i2d_PUBKEY(k, &spki) : -1;
 	if (len > 0)
 		rc = signer_issue(s, name, sizeof(name) - 1, spki, (size_t)len, 0, false, s->resp,
-				  CASIGN_RESP_MAX, &outlen, err, errlen);
+				  CASIGN_RESP_MAX, &rh, err, errlen);
 	if (rc == -ENOMEM && !err[0])
 		snprintf(err, errlen, "signer self-test: out of memory");
 	OPENSSL_free(spki);

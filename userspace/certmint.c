@@ -1,18 +1,27 @@
-/* certmint: server SSL_CTXs for intercepted names, one per SNI, minted through casign and kept in
- * an LRU cache. Every leaf certifies the same P-256 key, generated here at start-up, so a mint
- * costs one signature in the signer plus the context set-up here, and no key generation. */
+/* certmint: leaf certificates for intercepted names, one per SNI, minted through casign and kept
+ * in an LRU cache, and the one server SSL_CTX every intercepted connection starts from. Every
+ * leaf certifies the same P-256 key, generated here at start-up, so a mint costs one signature in
+ * the signer plus rebuilding its answer here, and no key generation; a connection gets its
+ * name's leaf put on its SSL (SSL_use_cert_and_key, a few microseconds) rather than a context of
+ * its own (SSL_CTX_new alone costs ~0.1 ms on OpenSSL 3.0). */
+
+/* The leaf key is made with the EC_KEY API, deprecated in OpenSSL 3.0 but the only way there to
+ * get a key that X509_set_pubkey encodes directly: for a provider key it runs the encoder
+ * framework, ~0.25 ms per certificate (see leaf_key_new). */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "certmint.h"
 #include "ossl_err.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -20,11 +29,10 @@
 
 #include "casign.h"
 
-/* Channels to the one signer process: one per CPU, at most 8. While a thread waits for its
- * certificate it builds the SSL_CTX in the overlap (~0.1 ms on OpenSSL 3.0) and afterwards
- * parses the answer (~0.1 ms); a channel per CPU lets every core do that at once, where a
- * single shared socket serialised it. bench/mint_bench.c measures both. One process, so one
- * copy of the CA key. Overridable for that bench. */
+/* Channels to the one signer process: one per CPU, at most 8, so that threads on different
+ * CPUs can each have a request in flight while the signer works through them one at a time.
+ * bench/mint_bench.c measures throughput with one and with several. One process, so one copy
+ * of the CA key. Overridable for that bench. */
 #ifndef CERTMINT_CHANNELS
 #define CERTMINT_CHANNELS 0 /* 0: one per online CPU */
 #endif
@@ -32,21 +40,23 @@
 
 struct certmint_entry {
 	struct certmint_entry *prev, *next; /* LRU list, most recently used first */
-	struct certmint_entry *hnext;       /* hash bucket chain */
-	SSL_CTX *ctx;                       /* the cache's reference */
+	struct certmint_entry *hnext;	    /* hash bucket chain */
+	X509 *leaf;			    /* the cache's reference */
 	uint32_t hash;
 	char name[CASIGN_NAME_MAX + 1];
 };
 
 struct certmint {
 	struct casign *signer;
-	EVP_PKEY *leaf_key;
+	SSL_CTX *server_ctx; /* what every intercepted connection's SSL is made from */
+	EVP_PKEY *leaf_key;  /* EC_KEY-backed: see leaf_key_new */
 	unsigned char *spki; /* leaf_key's SubjectPublicKeyInfo, sent with every request */
 	size_t spki_len;
-	uint32_t hash_seed; /* random: SNIs come off the network, bucket choice must not be steerable */
+	uint32_t
+	    hash_seed; /* random: SNIs come off the network, bucket choice must not be steerable */
 	atomic_bool offer_h2; /* select h2 when offered; off while the proxy speaks only HTTP/1.1 */
 
-	pthread_mutex_t lock; /* everything below */
+	pthread_mutex_t lock;	     /* everything below */
 	struct certmint_entry *slab; /* <cap> entries allocated once */
 	struct certmint_entry *free_list;
 	struct certmint_entry **buckets;
@@ -110,11 +120,11 @@ static void hash_unlink(struct certmint *m, struct certmint_entry *e)
 	*pp = e->hnext;
 }
 
-/* cache_insert - a slot for <name> holding <ctx> (the reference passes to the cache). When the
- * cache is full the least recently used entry goes; its context is returned in *<drop> so the
+/* cache_insert - a slot for <name> holding <leaf> (the reference passes to the cache). When
+ * the cache is full the least recently used entry goes; its leaf is returned in *<drop> so the
  * caller frees it after unlocking. */
 static struct certmint_entry *cache_insert(struct certmint *m, const char *name, uint32_t h,
-					   SSL_CTX *ctx, SSL_CTX **drop)
+					   X509 *leaf, X509 **drop)
 {
 	struct certmint_entry *e = m->free_list;
 
@@ -125,12 +135,12 @@ static struct certmint_entry *cache_insert(struct certmint *m, const char *name,
 		e = m->lru.prev;
 		lru_unlink(e);
 		hash_unlink(m, e);
-		*drop = e->ctx;
+		*drop = e->leaf;
 		m->st.evictions++;
 	}
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	e->hash = h;
-	e->ctx = ctx;
+	e->leaf = leaf;
 	e->hnext = m->buckets[h & m->bucket_mask];
 	m->buckets[h & m->bucket_mask] = e;
 	lru_push_front(m, e);
@@ -170,10 +180,10 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
 	return SSL_TLSEXT_ERR_NOACK;
 }
 
-
-/* blank_ctx - a server context with everything but the certificate: TLS 1.2-1.3, tickets,
- * ALPN, the shared key. */
-static SSL_CTX *blank_ctx(struct certmint *m)
+/* server_ctx_new - the context every intercepted connection's SSL is made from: TLS 1.2-1.3,
+ * tickets, ALPN and the shared key; each SSL then gets its name's leaf and the CA chain. One
+ * context also means one set of session-ticket keys for every name. */
+static SSL_CTX *server_ctx_new(struct certmint *m)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 
@@ -197,64 +207,37 @@ fail:
 	return NULL;
 }
 
-struct overlap {
-	struct certmint *m;
-	SSL_CTX *ctx;
-};
-
-/* build_blank - casign overlap callback: SSL_CTX_new costs about as much as the signature
- * (~0.1 ms on OpenSSL 3.0), so it is done while the signer signs. */
-static void build_blank(void *arg)
+/* leaf_key_new - a fresh P-256 key as an EC_KEY-backed EVP_PKEY. Such a key is "legacy" to
+ * OpenSSL 3.0: X509_set_pubkey encodes it directly (~5 us) where a provider key goes through
+ * the encoder framework (~0.25 ms), and casign rebuilds every leaf around it. TLS signs with
+ * it through the provider, OpenSSL exporting it once and keeping the copy. */
+static EVP_PKEY *leaf_key_new(void)
 {
-	struct overlap *o = arg;
+	EC_KEY *ec = EC_KEY_new_by_curve_name(NID_X9_62_prime256v1);
+	EVP_PKEY *pkey = EVP_PKEY_new();
 
-	o->ctx = blank_ctx(o->m);
+	if (!ec || !pkey || EC_KEY_generate_key(ec) != 1 || EVP_PKEY_assign_EC_KEY(pkey, ec) != 1) {
+		EC_KEY_free(ec);
+		EVP_PKEY_free(pkey);
+		return NULL;
+	}
+	return pkey;
 }
 
-/* mint - sign a leaf for <name> and put it with the CA chain into a new server context. */
-static int mint(struct certmint *m, const char *name, SSL_CTX **out, char *err, size_t errlen)
+/* mint - have the signer issue a leaf for <name>. */
+static int mint(struct certmint *m, const char *name, X509 **out, char *err, size_t errlen)
 {
-	struct overlap o = {.m = m};
-	struct casign_req req = {.name = name,
-				 .spki = m->spki,
-				 .spki_len = m->spki_len,
-				 .overlap = build_blank,
-				 .overlap_arg = &o};
-	STACK_OF(X509) *chain = casign_chain(m->signer);
-	char why[256];
-	X509 *leaf;
-	int rc, i;
+	struct casign_req req = {
+	    .name = name, .spki = m->spki, .spki_len = m->spki_len, .pub = m->leaf_key};
 
-	*out = NULL;
-	rc = casign_sign(m->signer, &req, &leaf, err, errlen);
-	if (rc < 0) {
-		SSL_CTX_free(o.ctx);
-		return rc;
-	}
-	if (!o.ctx)
-		goto fail;
-	/* use_certificate checks the leaf against the key already in the context. */
-	if (SSL_CTX_use_certificate(o.ctx, leaf) != 1 || SSL_CTX_check_private_key(o.ctx) != 1)
-		goto fail;
-	for (i = 0; i < sk_X509_num(chain); i++)
-		if (SSL_CTX_add1_chain_cert(o.ctx, sk_X509_value(chain, i)) != 1)
-			goto fail;
-	X509_free(leaf);
-	*out = o.ctx;
-	return 0;
-fail:
-	snprintf(err, errlen, "server context: %s",
-		 ossl_err_text(why, sizeof(why), "unknown OpenSSL error"));
-	X509_free(leaf);
-	SSL_CTX_free(o.ctx);
-	return -ENOMEM;
+	return casign_sign(m->signer, &req, out, err, errlen);
 }
 
 /* lookup - certmint_get with the reason as a negative errno. */
-static int lookup(struct certmint *m, const char *sni, SSL_CTX **out, char *err, size_t errlen)
+static int lookup(struct certmint *m, const char *sni, X509 **out, char *err, size_t errlen)
 {
 	struct certmint_entry *e;
-	SSL_CTX *ctx = NULL, *drop = NULL;
+	X509 *leaf = NULL, *drop = NULL;
 	char why[160];
 	uint64_t t0, dt;
 	uint32_t h;
@@ -271,20 +254,20 @@ static int lookup(struct certmint *m, const char *sni, SSL_CTX **out, char *err,
 	if (e) {
 		lru_unlink(e);
 		lru_push_front(m, e);
-		ctx = e->ctx;
-		SSL_CTX_up_ref(ctx);
+		leaf = e->leaf;
+		X509_up_ref(leaf);
 		m->st.hits++;
 		pthread_mutex_unlock(&m->lock);
-		*out = ctx;
+		*out = leaf;
 		return 0;
 	}
 	m->st.misses++;
 	pthread_mutex_unlock(&m->lock);
 
-	/* Minting takes a signer round trip and OpenSSL object set-up: done unlocked so hits on
-	 * other names are never held up behind it. */
+	/* Minting takes a signer round trip: done unlocked so hits on other names are never held
+	 * up behind it. */
 	t0 = now_ns();
-	rc = mint(m, sni, &ctx, err, errlen);
+	rc = mint(m, sni, &leaf, err, errlen);
 	dt = now_ns() - t0;
 
 	pthread_mutex_lock(&m->lock);
@@ -298,28 +281,48 @@ static int lookup(struct certmint *m, const char *sni, SSL_CTX **out, char *err,
 		m->st.mint_ns_max = dt;
 	e = cache_find(m, sni, h);
 	if (e) {
-		/* Another thread minted this name meanwhile: keep its context, so every caller
-		 * shares one set of session-ticket keys for the name. */
-		drop = ctx;
-		ctx = e->ctx;
+		/* Another thread minted this name meanwhile: keep its leaf, so a name has one
+		 * certificate however many threads raced for it. */
+		drop = leaf;
+		leaf = e->leaf;
 		lru_unlink(e);
 		lru_push_front(m, e);
 	} else {
-		cache_insert(m, sni, h, ctx, &drop);
+		cache_insert(m, sni, h, leaf, &drop);
 	}
-	SSL_CTX_up_ref(ctx);
+	X509_up_ref(leaf);
 	pthread_mutex_unlock(&m->lock);
-	SSL_CTX_free(drop);
-	*out = ctx;
+	X509_free(drop);
+	*out = leaf;
 	return 0;
 }
 
-SSL_CTX *certmint_get(struct certmint *m, const char *sni, char *err, size_t errlen)
+X509 *certmint_get(struct certmint *m, const char *sni, char *err, size_t errlen)
 {
-	SSL_CTX *ctx;
+	X509 *leaf;
 
-	lookup(m, sni, &ctx, err, errlen);
-	return ctx;
+	lookup(m, sni, &leaf, err, errlen);
+	return leaf;
+}
+
+SSL *certmint_ssl(struct certmint *m, const char *sni, char *err, size_t errlen)
+{
+	char why[256];
+	X509 *leaf;
+	SSL *ssl;
+
+	if (lookup(m, sni, &leaf, err, errlen) < 0)
+		return NULL;
+	ssl = SSL_new(m->server_ctx);
+	/* override = 1: the key is the context's already, and the chain replaces none. */
+	if (!ssl || SSL_use_cert_and_key(ssl, leaf, m->leaf_key, casign_chain(m->signer), 1) != 1) {
+		snprintf(err, errlen, "server connection: %s",
+			 ossl_err_text(why, sizeof(why), "unknown OpenSSL error"));
+		SSL_free(ssl);
+		ssl = NULL;
+	}
+	X509_free(leaf);
+	return ssl;
 }
 
 int certmint_premint(struct certmint *m, const char *const *names, size_t n, char *err,
@@ -330,10 +333,10 @@ int certmint_premint(struct certmint *m, const char *const *names, size_t n, cha
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		SSL_CTX *ctx;
+		X509 *leaf;
 
-		r = lookup(m, names[i], &ctx, why, sizeof(why));
-		SSL_CTX_free(ctx);
+		r = lookup(m, names[i], &leaf, why, sizeof(why));
+		X509_free(leaf);
 		if (r < 0 && rc == 0) {
 			snprintf(err, errlen, "premint entry %zu: %s", i, why);
 			rc = r;
@@ -347,6 +350,7 @@ void certmint_get_stats(struct certmint *m, struct certmint_stats *out)
 	pthread_mutex_lock(&m->lock);
 	*out = m->st;
 	out->entries = m->used;
+	out->mints_parsed = casign_parsed(m->signer);
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -392,14 +396,15 @@ struct certmint *certmint_new(const char *ca_cert_path, const char *ca_key_path,
 	if (casign_start(&m->signer, ca_cert_path, ca_key_path, (unsigned)channels, err, errlen) <
 	    0)
 		goto fail;
-	m->leaf_key = EVP_EC_gen("P-256");
+	m->leaf_key = leaf_key_new();
 	if (!m->leaf_key) {
 		snprintf(err, errlen, "certmint: generating the leaf key: %s",
 			 ossl_err_text(why, sizeof(why), "unknown OpenSSL error"));
 		goto fail;
 	}
 	len = i2d_PUBKEY(m->leaf_key, &m->spki);
-	if (len <= 0 || RAND_bytes((unsigned char *)&m->hash_seed, sizeof(m->hash_seed)) != 1) {
+	if (len <= 0 || RAND_bytes((unsigned char *)&m->hash_seed, sizeof(m->hash_seed)) != 1 ||
+	    !(m->server_ctx = server_ctx_new(m))) {
 		snprintf(err, errlen, "certmint: %s",
 			 ossl_err_text(why, sizeof(why), "unknown OpenSSL error"));
 		goto fail;
@@ -423,7 +428,8 @@ void certmint_free(struct certmint *m)
 	if (!m)
 		return;
 	for (e = m->lru.next; e && e != &m->lru; e = e->next)
-		SSL_CTX_free(e->ctx);
+		X509_free(e->leaf);
+	SSL_CTX_free(m->server_ctx);
 	casign_stop(m->signer);
 	EVP_PKEY_free(m->leaf_key);
 	OPENSSL_free(m->spki);

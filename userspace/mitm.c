@@ -78,7 +78,8 @@ static bool client_handshake(struct conn *c)
 
 	if (r == 1) {
 		SSL_get0_alpn_selected(m->cs, &alpn, &alen);
-		snprintf(m->alpn, sizeof(m->alpn), "%.*s", (int)alen, alpn ? (const char *)alpn : "");
+		snprintf(m->alpn, sizeof(m->alpn), "%.*s", (int)alen,
+			 alpn ? (const char *)alpn : "");
 		if (!m->alpn[0])
 			snprintf(m->alpn, sizeof(m->alpn), "http/1.1");
 		m->h2 = strcmp(m->alpn, "h2") == 0;
@@ -166,7 +167,6 @@ void mitm_start(struct conn *c)
 {
 	struct agent *ag = c->w->ag;
 	struct mitm *m;
-	SSL_CTX *ctx;
 	char err[256];
 
 	m = calloc(1, sizeof(*m));
@@ -177,17 +177,11 @@ void mitm_start(struct conn *c)
 	m->c = c;
 	m->sched.run = run_scheduled;
 	c->mitm = m;
-	ctx = certmint_get(ag->certmint, c->sni.server_name, err, sizeof(err));
-	if (!ctx) {
+	m->cs = certmint_ssl(ag->certmint, c->sni.server_name, err, sizeof(err));
+	if (!m->cs) {
 		log_warn("flow id=%llu no certificate for %s: %s", (unsigned long long)c->id,
 			 c->sni.server_name, err);
 		conn_close(c, "mint_failed");
-		return;
-	}
-	m->cs = SSL_new(ctx);
-	SSL_CTX_free(ctx); /* the SSL holds its own reference */
-	if (!m->cs) {
-		conn_close(c, "no_memory");
 		return;
 	}
 	tls_tune(m->cs);
@@ -211,7 +205,7 @@ void mitm_free(struct conn *c)
 		/* A client may close as soon as it has every byte of a response it knows the
 		 * length of, before our end-of-stream reaches it. */
 		exch_front_detach(ex, ex->resp_end && ex->resp_head_sent && ex->resp_q.len == 0 &&
-					      !ex->aborted);
+					  !ex->aborted);
 	}
 	worker_unschedule(c->w, &m->sched);
 	front_h2_free(m);
