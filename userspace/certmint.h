@@ -43,10 +43,10 @@ void certmint_free(struct certmint *m);
 
 /* certmint_ssl - a server SSL for SNI <sni>: the shared context (TLS 1.2-1.3, session tickets,
  * ALPN choosing "h2" when offered, else "http/1.1", else none) with <sni>'s leaf and the CA
- * chain. <sni> must already be a lowercase DNS name (casign_name_valid); anything else is
- * refused, not fixed up. Mints the leaf on a miss (outside the cache lock; two threads racing on
- * one name both mint and one result is kept). Thread-safe. Returns a new SSL (caller SSL_free's
- * it), or NULL with <err> filled. */
+ * file's intermediates (a self-signed root is not sent). <sni> must already be a lowercase DNS name
+ * (casign_name_valid); anything else is refused, not fixed up. Mints the leaf on a miss (outside
+ * the cache lock; two threads racing on one name both mint and one result is kept). Thread-safe.
+ * Returns a new SSL (caller SSL_free's it), or NULL with <err> filled. */
 SSL *certmint_ssl(struct certmint *m, const char *sni, char *err, size_t errlen);
 
 /* certmint_get - the leaf for <sni>, minted on a miss as for certmint_ssl. Returns a new

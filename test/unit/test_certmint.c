@@ -6,7 +6,8 @@
  * signer, and the key is not in this process's memory; RSA and P-384 CAs work; name
  * constraints are enforced by the signer; answers reach the thread that asked; the signer keeps
  * no capabilities or spare fds, and dies with its socket or its parent. */
-/* clang-format off: cmocka.h needs these first */
+/* cmocka.h needs these first. */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -159,6 +160,77 @@ static X509 *make_ca(const char *name, const struct ca_opts *o)
 	return x;
 }
 
+/* inter_child - runs in the forked helper: a P-256 intermediate signed by CA <root> (made by
+ * make_ca), written as <name>: its certificate followed by the root's, and its key. */
+static int inter_child(const char *name, const char *root)
+{
+	char crt[256], key[256], rcrt[256], rkey[256];
+	EVP_PKEY *pk = EVP_EC_gen("P-256"), *rk;
+	X509 *x = X509_new(), *r;
+	X509_NAME *n = X509_NAME_new();
+	FILE *f;
+	int fd, ok = 1;
+
+	ca_paths(name, crt, key);
+	ca_paths(root, rcrt, rkey);
+	f = fopen(rcrt, "r");
+	r = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	if (f)
+		fclose(f);
+	f = fopen(rkey, "r");
+	rk = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+	if (f)
+		fclose(f);
+	if (!pk || !x || !n || !r || !rk)
+		return 1;
+	ok &= X509_set_version(x, X509_VERSION_3);
+	ok &= ASN1_INTEGER_set(X509_get_serialNumber(x), (long)getpid());
+	ok &= X509_gmtime_adj(X509_getm_notBefore(x), -86400) != NULL;
+	ok &= X509_gmtime_adj(X509_getm_notAfter(x), 30L * 86400) != NULL;
+	ok &= X509_NAME_add_entry_by_txt(
+	    n, "CN", MBSTRING_ASC, (const unsigned char *)"modelux test intermediate", -1, -1, 0);
+	ok &= X509_set_subject_name(x, n) && X509_set_issuer_name(x, X509_get_subject_name(r));
+	ok &= X509_set_pubkey(x, pk);
+	ok &= add_ext(x, r, NID_basic_constraints, "critical,CA:TRUE,pathlen:0");
+	ok &= add_ext(x, r, NID_key_usage, "critical,keyCertSign,cRLSign");
+	ok &= add_ext(x, r, NID_subject_key_identifier, "hash");
+	ok &= add_ext(x, r, NID_authority_key_identifier, "keyid:always");
+	ok &= X509_sign(x, rk, EVP_sha256()) > 0;
+	f = ok ? fopen(crt, "w") : NULL;
+	if (!f || !PEM_write_X509(f, x) || !PEM_write_X509(f, r) || fclose(f))
+		return 1;
+	fd = open(key, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	return f && PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL) && fclose(f) == 0 ? 0
+											     : 1;
+}
+
+/* make_intermediate - inter_child in a forked helper; returns the intermediate certificate. */
+static X509 *make_intermediate(const char *name, const char *root)
+{
+	char crt[256], key[256];
+	pid_t pid;
+	int st;
+	FILE *f;
+	X509 *x;
+
+	ca_paths(name, crt, key);
+	unlink(crt);
+	unlink(key);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(inter_child(name, root));
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	f = fopen(crt, "r");
+	assert_non_null(f);
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	assert_non_null(x);
+	return x;
+}
+
 static struct certmint *new_mint(const char *ca, unsigned entries)
 {
 	char crt[256], key[256], err[512] = "";
@@ -227,9 +299,9 @@ static void check_leaf(X509 *ca, struct certmint *m, const char *name)
 	int day, sec;
 
 	assert_non_null(leaf);
+	/* The root is what clients trust; it is not sent. */
 	assert_int_equal(SSL_get0_chain_certs(ssl, &chain), 1);
-	assert_int_equal(sk_X509_num(chain), 1);
-	assert_int_equal(X509_cmp(sk_X509_value(chain, 0), ca), 0);
+	assert_int_equal(sk_X509_num(chain), 0);
 	assert_int_equal(verify_leaf(ca, leaf, chain, name), X509_V_OK);
 	assert_int_equal(verify_leaf(ca, leaf, chain, "evil.example.com"),
 			 X509_V_ERR_HOSTNAME_MISMATCH);
@@ -867,6 +939,35 @@ static void other_cas(void **state)
 	}
 }
 
+/* A CA file holding an intermediate and its root: connections send the intermediate (clients
+ * trust only the root), never the root. */
+static void intermediate_sent(void **state)
+{
+	X509 *root = make_ca("iroot", &(struct ca_opts){.key = CA_EC256});
+	X509 *inter = make_intermediate("inter", "iroot");
+	struct certmint *m = new_mint("inter", 4);
+	SSL *ssl = srv(m, "api.openai.com");
+	STACK_OF(X509) *chain = NULL;
+	struct hs r;
+
+	assert_int_equal(SSL_get0_chain_certs(ssl, &chain), 1);
+	assert_int_equal(sk_X509_num(chain), 1);
+	assert_int_equal(X509_cmp(sk_X509_value(chain, 0), inter), 0);
+	assert_int_equal(verify_leaf(root, SSL_get_certificate(ssl), chain, "api.openai.com"),
+			 X509_V_OK);
+	/* Without the intermediate the leaf does not verify: it is needed, and it is sent. */
+	assert_int_not_equal(verify_leaf(root, SSL_get_certificate(ssl), NULL, "api.openai.com"),
+			     X509_V_OK);
+	SSL_free(ssl);
+	r = handshake(srv(m, "api.openai.com"), root, "api.openai.com", TLS1_3_VERSION, NULL, 0,
+		      NULL);
+	assert_true(r.ok);
+	assert_int_equal(r.verify, X509_V_OK);
+	certmint_free(m);
+	X509_free(inter);
+	X509_free(root);
+}
+
 /* A CA restricted by name constraints: the signer refuses names outside them up front. */
 static void name_constraints_enforced(void **state)
 {
@@ -1179,6 +1280,7 @@ int main(void)
 	    cmocka_unit_test(key_file_gone_after_start),
 	    cmocka_unit_test(key_not_in_parent_memory),
 	    cmocka_unit_test(other_cas),
+	    cmocka_unit_test(intermediate_sent),
 	    cmocka_unit_test(name_constraints_enforced),
 	    cmocka_unit_test(bad_ca_files),
 	    cmocka_unit_test(channels_pair_requests),
