@@ -12,20 +12,20 @@
 #include <openssl/ssl.h>
 
 #include "bpfload.h"
+#include "config.h"
 #include "hook.h"
 #include "pinset.h"
-#include "sesscache.h"
-#include "config.h"
 #include "resolver.h"
+#include "sesscache.h"
 #include "snoop.h"
 #include "targets.h"
 
 enum flow_kind {
 	FLOW_PROVIDER = 0, /* SNI is a configured provider domain */
-	FLOW_OTHER_SNI,    /* TLS to a target IP for some other name (shared CDN): spliced */
-	FLOW_NO_SNI,       /* TLS without SNI: spliced */
-	FLOW_NOT_TLS,      /* first bytes are not TLS, or nothing came before the peek timeout */
-	FLOW_MALFORMED,    /* broken or oversized ClientHello: spliced as-is */
+	FLOW_OTHER_SNI,	   /* TLS to a target IP for some other name (shared CDN): spliced */
+	FLOW_NO_SNI,	   /* TLS without SNI: spliced */
+	FLOW_NOT_TLS,	   /* first bytes are not TLS, or nothing came before the peek timeout */
+	FLOW_MALFORMED,	   /* broken or oversized ClientHello: spliced as-is */
 	FLOW_KIND_MAX,
 };
 
@@ -39,7 +39,7 @@ struct cfg_snap {
 
 struct agent_stats {
 	atomic_uint_fast64_t flows[FLOW_KIND_MAX];
-	atomic_uint_fast64_t bytes_up;   /* client -> provider */
+	atomic_uint_fast64_t bytes_up;	 /* client -> provider */
 	atomic_uint_fast64_t bytes_down; /* provider -> client */
 	atomic_int_fast64_t active;
 	atomic_uint_fast64_t accepted;
@@ -55,13 +55,13 @@ struct agent_stats {
 	atomic_uint_fast64_t pinned_refusals; /* clients that refused our certificate */
 	atomic_uint_fast64_t pinned_spliced;  /* flows spliced because their pair is pinned */
 	atomic_uint_fast64_t upstream_verify_fail;
-	atomic_uint_fast64_t upstream_resumed; /* provider handshakes that resumed a session */
-	atomic_uint_fast64_t upstream_conns;   /* pooled provider connections opened */
+	atomic_uint_fast64_t upstream_resumed;	/* provider handshakes that resumed a session */
+	atomic_uint_fast64_t upstream_conns;	/* pooled provider connections opened */
 	atomic_uint_fast64_t upstream_conns_h2; /* ... of which speak HTTP/2 */
-	atomic_uint_fast64_t upstream_reused;  /* exchanges sent on an already used connection */
+	atomic_uint_fast64_t upstream_reused;	/* exchanges sent on an already used connection */
 	atomic_uint_fast64_t http_requests;
 	atomic_uint_fast64_t http_upgrades_refused; /* WebSocket/Upgrade requests answered 501 */
-	atomic_uint_fast64_t http_errors;     /* malformed HTTP from either side */
+	atomic_uint_fast64_t http_errors;	    /* malformed HTTP from either side */
 };
 
 #define AGENT_RECENT 32
@@ -84,7 +84,7 @@ struct worker;
 struct certmint;
 
 struct agent {
-	char cfg_path[4096];    /* "" = embedded defaults */
+	char cfg_path[4096]; /* "" = embedded defaults */
 	pthread_mutex_t snap_lock;
 	struct cfg_snap *snap;
 	struct mlx_bpf bpf;
@@ -102,12 +102,12 @@ struct agent {
 	bool snooping;
 	struct resolver resolver;
 	bool resolving;
-	struct certmint *certmint;  /* NULL when interception is off */
-	SSL_CTX *upstream_ctx;      /* verifying client context towards providers */
-	struct pinset pinned;       /* (exe, SNI) pairs that refuse our certificate */
-	struct sesscache sessions;  /* provider TLS sessions for resumption */
-	struct http_hook hook;      /* provider awareness plugs in here */
-	struct govern *gov;         /* keys, log, policy, budgets (NULL when interception is off) */
+	struct certmint *certmint; /* NULL when interception is off */
+	SSL_CTX *upstream_ctx;	   /* verifying client context towards providers */
+	struct pinset pinned;	   /* (exe, SNI) pairs that refuse our certificate */
+	struct sesscache sessions; /* provider TLS sessions for resumption */
+	struct http_hook hook;	   /* provider awareness plugs in here */
+	struct govern *gov;	   /* keys, log, policy, budgets (NULL when interception is off) */
 	int64_t started_unix_ms;
 	atomic_bool stopping;
 };

@@ -36,21 +36,21 @@ struct exch *exch_new(struct conn *front, int32_t fsid, uint64_t seq, const char
 	ex->start_ms = mono_ms();
 	ex->ttfb_ms = -1;
 	ex->hx = (struct http_exchange){
-		.flow_id = front->id,
-		.seq = seq,
-		.provider = front->provider >= 0 ? front->snap->cfg.providers[front->provider].name
-						 : "",
-		.sni = front->sni.server_name,
-		.proto = proto,
-		.method = ex->req.method,
-		.path = ex->req.path,
-		.authority = ex->req.authority,
-		.fields = ex->req.fields,
-		.nfields = ex->req.nfields,
-		.pid = front->have_rec ? front->rec.tgid : 0,
-		.uid = front->have_rec ? front->rec.uid : 0,
-		.exe = front->exe ? front->exe : "",
-		.username = front->user ? front->user : "",
+	    .flow_id = front->id,
+	    .seq = seq,
+	    .provider =
+		front->provider >= 0 ? front->snap->cfg.providers[front->provider].name : "",
+	    .sni = front->sni.server_name,
+	    .proto = proto,
+	    .method = ex->req.method,
+	    .path = ex->req.path,
+	    .authority = ex->req.authority,
+	    .fields = ex->req.fields,
+	    .nfields = ex->req.nfields,
+	    .pid = front->have_rec ? front->rec.tgid : 0,
+	    .uid = front->have_rec ? front->rec.uid : 0,
+	    .exe = front->exe ? front->exe : "",
+	    .username = front->user ? front->user : "",
 	};
 	return ex;
 }
@@ -70,7 +70,7 @@ void exch_kick_up(struct exch *ex)
 void exch_start(struct exch *ex)
 {
 	struct agent *ag = agent_of(ex);
-	struct hook_answer ans = { 0 };
+	struct hook_answer ans = {0};
 
 	enum hook_verdict v = HOOK_FORWARD;
 
@@ -109,8 +109,8 @@ static size_t hold_max(const struct agent *ag)
 static void release_held(struct exch *ex)
 {
 	struct agent *ag = agent_of(ex);
-	struct hook_answer ans = { 0 };
-	struct hook_rewrite rw = { 0 };
+	struct hook_answer ans = {0};
+	struct hook_rewrite rw = {0};
 	enum hook_verdict v = HOOK_FORWARD;
 	char *body = NULL;
 	size_t len = ex->req_q.len, at = 0;
@@ -260,8 +260,9 @@ void exch_resp_taken(struct exch *ex, size_t n)
 void exch_answer(struct exch *ex, int status, const char *content_type, const char *body,
 		 size_t len)
 {
-	exch_answer_hook(ex, &(struct hook_answer){ .status = status, .content_type = content_type,
-						    .body = body, .body_len = len });
+	exch_answer_hook(
+	    ex, &(struct hook_answer){
+		    .status = status, .content_type = content_type, .body = body, .body_len = len});
 }
 
 void exch_answer_hook(struct exch *ex, const struct hook_answer *a)
@@ -281,7 +282,8 @@ void exch_answer_hook(struct exch *ex, const struct hook_answer *a)
 	bq_clear(&ex->resp_q);
 	ex->local = true;
 	ex->resp_end = false;
-	if (xhead_local_response(&h, status, content_type, len, a->extra_name, a->extra_value) < 0 ||
+	if (xhead_local_response(&h, status, content_type, len, a->extra_name, a->extra_value) <
+		0 ||
 	    !bq_append(&ex->resp_q, body, len)) {
 		xhead_free(&h);
 		ex->aborted = true;
@@ -321,15 +323,15 @@ static void exch_finish(struct exch *ex, struct agent *ag, uint64_t flow_id)
 	/* Debug level: every request already has its durable record in the intercept log; at
 	 * info the agent's own log keeps one line per connection (flow), not per request. */
 	log_debug("http id=%llu.%llu proto=%s method=%s path=%.*s%s status=%d req_bytes=%llu "
-		 "resp_bytes=%llu ttfb_ms=%lld dur_ms=%lld up=%s%s%s%s%s",
-		 (unsigned long long)flow_id, (unsigned long long)ex->hx.seq, ex->front_proto,
-		 ex->req.method ? ex->req.method : "", (int)plen, path,
-		 path[plen] ? "?<redacted>" : "", ex->hx.status,
-		 (unsigned long long)ex->req_bytes, (unsigned long long)ex->resp_bytes,
-		 (long long)ex->ttfb_ms, (long long)(mono_ms() - ex->start_ms),
-		 ex->local ? "local" : (ex->up_proto[0] ? ex->up_proto : "none"),
-		 ex->up_reused ? " reused=1" : "", reset ? " end=reset" : "",
-		 ex->end_note ? " note=" : "", ex->end_note ? ex->end_note : "");
+		  "resp_bytes=%llu ttfb_ms=%lld dur_ms=%lld up=%s%s%s%s%s",
+		  (unsigned long long)flow_id, (unsigned long long)ex->hx.seq, ex->front_proto,
+		  ex->req.method ? ex->req.method : "", (int)plen, path,
+		  path[plen] ? "?<redacted>" : "", ex->hx.status, (unsigned long long)ex->req_bytes,
+		  (unsigned long long)ex->resp_bytes, (long long)ex->ttfb_ms,
+		  (long long)(mono_ms() - ex->start_ms),
+		  ex->local ? "local" : (ex->up_proto[0] ? ex->up_proto : "none"),
+		  ex->up_reused ? " reused=1" : "", reset ? " end=reset" : "",
+		  ex->end_note ? " note=" : "", ex->end_note ? ex->end_note : "");
 	xhead_free(&ex->req);
 	xhead_free(&ex->resp);
 	free(ex->path_override);

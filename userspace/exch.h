@@ -25,27 +25,27 @@ struct upkey;
 
 struct exch {
 	/* client side */
-	struct conn *front;  /* NULL once the client side let go */
-	int32_t fsid;        /* its HTTP/2 stream; 0 for HTTP/1.1 */
+	struct conn *front; /* NULL once the client side let go */
+	int32_t fsid;	    /* its HTTP/2 stream; 0 for HTTP/1.1 */
 	struct exch *fnext, *fprev;
 	/* provider side */
-	struct upconn *up;   /* the provider connection carrying it, while it does */
-	int32_t usid;        /* its HTTP/2 stream there; 0 for HTTP/1.1 */
-	struct upkey *waiting; /* queued for a provider connection */
+	struct upconn *up;	    /* the provider connection carrying it, while it does */
+	int32_t usid;		    /* its HTTP/2 stream there; 0 for HTTP/1.1 */
+	struct upkey *waiting;	    /* queued for a provider connection */
 	struct exch *unext, *uprev; /* in up's list or in the wait queue */
 
 	struct xhead req, resp;
 	struct bq req_q, resp_q;
-	bool req_end;        /* every request body byte has been queued */
-	bool req_head_sent;  /* provider side: head written / stream opened */
-	bool req_all_sent;   /* provider side: body ended */
-	uint64_t req_taken;  /* request body bytes the provider side took */
+	bool req_end;	    /* every request body byte has been queued */
+	bool req_head_sent; /* provider side: head written / stream opened */
+	bool req_all_sent;  /* provider side: body ended */
+	uint64_t req_taken; /* request body bytes the provider side took */
 	bool resp_has_head;
 	bool resp_head_sent; /* client side */
-	bool resp_end;       /* every response body byte has been queued */
-	bool aborted;        /* ended abnormally after the client saw the head: cut it */
-	bool local;          /* answered by us */
-	bool held;           /* the hook waits for the whole body before it decides */
+	bool resp_end;	     /* every response body byte has been queued */
+	bool aborted;	     /* ended abnormally after the client saw the head: cut it */
+	bool local;	     /* answered by us */
+	bool held;	     /* the hook waits for the whole body before it decides */
 	char *path_override; /* a rewritten request target (owned) */
 	bool retried;
 	bool logged;
@@ -57,7 +57,7 @@ struct exch {
 	bool up_reused;
 	int64_t start_ms, ttfb_ms;
 	uint64_t req_bytes, resp_bytes; /* body payload bytes */
-	const char *end_note;           /* why it ended abnormally */
+	const char *end_note;		/* why it ended abnormally */
 };
 
 /* exch_new - an exchange of client-side connection <front> (stream <fsid>, 0 for HTTP/1.1),

@@ -57,8 +57,8 @@ static int start_request(struct conn *c)
 		bool big = n == -E2BIG;
 
 		atomic_fetch_add(&c->w->ag->stats.http_errors, 1);
-		log_warn("flow id=%llu malformed request from client: %s", (unsigned long long)c->id,
-			 err);
+		log_warn("flow id=%llu malformed request from client: %s",
+			 (unsigned long long)c->id, err);
 		raw_answer(c, big ? 431 : 400, "modelux: malformed HTTP request\n");
 		return 1;
 	}
@@ -106,8 +106,9 @@ static int read_requests(struct conn *c)
 		}
 		if (!m->req_in_body)
 			return progress; /* pipelined: waits until this response has ended */
-		room = ex->held ? m->cin.len
-		       : ex->req_q.len < EXCH_QUEUE_CAP ? EXCH_QUEUE_CAP - ex->req_q.len : 0;
+		room = ex->held				? m->cin.len
+		       : ex->req_q.len < EXCH_QUEUE_CAP ? EXCH_QUEUE_CAP - ex->req_q.len
+							: 0;
 		want = m->cin.len < room ? m->cin.len : room;
 		if (want == 0)
 			return progress;
@@ -255,7 +256,8 @@ bool front_h1_drive(struct conn *c)
 		if (may_read(m)) {
 			size_t before = m->cin.len;
 
-			r = tls_read_into(m->cs, &m->cin, read_limit(m), &m->client_eof, &m->readable);
+			r = tls_read_into(m->cs, &m->cin, read_limit(m), &m->client_eof,
+					  &m->readable);
 			if (r < 0) {
 				conn_close(c, "client_error");
 				return false;

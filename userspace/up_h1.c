@@ -129,8 +129,8 @@ static int read_responses(struct upconn *u)
 		}
 		{
 			size_t room = ex->front ? (ex->resp_q.len < EXCH_QUEUE_CAP
-							   ? EXCH_QUEUE_CAP - ex->resp_q.len
-							   : 0)
+						       ? EXCH_QUEUE_CAP - ex->resp_q.len
+						       : 0)
 						: u->in.len;
 			size_t want = u->in.len < room ? u->in.len : room;
 			int n = 0;

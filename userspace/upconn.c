@@ -207,8 +207,8 @@ void upconn_close(struct upconn *u, const char *why, const char *client_text)
 			SSL_shutdown(u->ssl);
 	}
 	up_h2_free(u);
-	log_debug("upconn id=%llu sni=%s closed: %s (served %u)", (unsigned long long)u->id,
-		  k->sni, why, u->served);
+	log_debug("upconn id=%llu sni=%s closed: %s (served %u)", (unsigned long long)u->id, k->sni,
+		  why, u->served);
 	if (u->fd >= 0)
 		close(u->fd);
 	u->fd = -1;
@@ -326,8 +326,8 @@ static struct upkey *key_find(struct upool *p, const char *sni, const struct soc
 void upool_submit(struct upool *p, struct exch *ex)
 {
 	struct conn *c = ex->front;
-	struct upkey *k = key_find(p, c->sni.server_name, &c->orig, c->orig_len,
-				   c->snap->cfg.upstream_h2);
+	struct upkey *k =
+	    key_find(p, c->sni.server_name, &c->orig, c->orig_len, c->snap->cfg.upstream_h2);
 	struct upconn *u, *next;
 
 	if (!k) {
@@ -374,7 +374,7 @@ static void run_scheduled(struct sched_node *n)
 static struct upconn *upconn_new(struct upool *p, struct upkey *k)
 {
 	struct upconn *u = calloc(1, sizeof(*u));
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET };
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET};
 
 	if (!u)
 		return NULL;
@@ -393,11 +393,11 @@ static struct upconn *upconn_new(struct upool *p, struct upkey *k)
 	k->nconns++;
 	u->fd = socket(k->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	/* The mark is what keeps our own connect() out of the redirect. */
-	if (u->fd < 0 ||
-	    setsockopt(u->fd, SOL_SOCKET, SO_MARK, &k->mark, sizeof(k->mark)) < 0 ||
+	if (u->fd < 0 || setsockopt(u->fd, SOL_SOCKET, SO_MARK, &k->mark, sizeof(k->mark)) < 0 ||
 	    /* whole records and frames are written: no Nagle delay behind the provider's ACKs */
 	    setsockopt(u->fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int)) < 0 ||
-	    (connect(u->fd, (struct sockaddr *)&k->addr, k->addr_len) < 0 && errno != EINPROGRESS)) {
+	    (connect(u->fd, (struct sockaddr *)&k->addr, k->addr_len) < 0 &&
+	     errno != EINPROGRESS)) {
 		atomic_fetch_add(&p->w->ag->stats.upstream_fail, 1);
 		log_info("upconn sni=%s connect failed: %s", k->sni, strerror(errno));
 		upool_conn_failed(u, "connect_failed", "modelux: cannot connect to the provider\n");
@@ -492,8 +492,8 @@ void upconn_event(struct upconn *u, uint32_t events)
 			err = errno;
 		if (err) {
 			atomic_fetch_add(&u->w->ag->stats.upstream_fail, 1);
-			log_info("upconn id=%llu sni=%s connect failed: %s", (unsigned long long)u->id,
-				 u->key->sni, strerror(err));
+			log_info("upconn id=%llu sni=%s connect failed: %s",
+				 (unsigned long long)u->id, u->key->sni, strerror(err));
 			upool_conn_failed(u, "connect_failed",
 					  "modelux: cannot connect to the provider\n");
 			return;

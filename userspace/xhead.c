@@ -18,8 +18,8 @@ struct xfield_list {
 /* Scratch space per worker thread, not per message: conversions run one at a time and the
  * results are copied into the head's own allocation. */
 static __thread struct xfield_list scratch_list;
-static __thread struct h1_header scratch_h1[(H2_MAX_FIELDS > H1_MAX_HEADERS ? H2_MAX_FIELDS
-									     : H1_MAX_HEADERS) + 2];
+static __thread struct h1_header
+    scratch_h1[(H2_MAX_FIELDS > H1_MAX_HEADERS ? H2_MAX_FIELDS : H1_MAX_HEADERS) + 2];
 static __thread char scratch_cookies[H2_MAX_HEAD];
 
 static char lower(char c)
@@ -47,8 +47,8 @@ static bool is_hop_or_framing(const char *name, size_t len, bool request)
 	    ieq(name, len, "upgrade") || ieq(name, len, "content-length") ||
 	    ieq(name, len, "http2-settings"))
 		return true;
-	return request && (ieq(name, len, "host") || ieq(name, len, "te") ||
-			   ieq(name, len, "expect"));
+	return request &&
+	       (ieq(name, len, "host") || ieq(name, len, "te") || ieq(name, len, "expect"));
 }
 
 static int64_t parse_length(const char *v, size_t len)
@@ -83,7 +83,7 @@ static int build(struct xhead *x, const char *const strs[4], const size_t lens[4
 	x->fields = (struct http_field *)x->mem;
 	x->nfields = l->n;
 	p = x->mem + l->n * sizeof(struct http_field);
-	const char **dst[4] = { &x->method, &x->scheme, &x->authority, &x->path };
+	const char **dst[4] = {&x->method, &x->scheme, &x->authority, &x->path};
 
 	for (int i = 0; i < 4; i++) {
 		*dst[i] = NULL;
@@ -117,7 +117,8 @@ static int build(struct xhead *x, const char *const strs[4], const size_t lens[4
 static void narrow_accept_encoding(struct http_field *f)
 {
 	if (ieq(f->name, f->name_len, "accept-encoding") &&
-	    (memmem(f->value, f->value_len, "br", 2) || memmem(f->value, f->value_len, "zstd", 4))) {
+	    (memmem(f->value, f->value_len, "br", 2) ||
+	     memmem(f->value, f->value_len, "zstd", 4))) {
 		f->value = "gzip, deflate";
 		f->value_len = 13;
 	}
@@ -132,7 +133,7 @@ static void h1_fields(const struct h1_head *h, bool request, struct xfield_list 
 		if (is_hop_or_framing(f->name.p, f->name.len, request) ||
 		    h2conv_named_in_connection(h, f->name.p, f->name.len))
 			continue;
-		l->f[l->n] = (struct http_field){ f->name.p, f->value.p, f->name.len, f->value.len };
+		l->f[l->n] = (struct http_field){f->name.p, f->value.p, f->name.len, f->value.len};
 		if (request)
 			narrow_accept_encoding(&l->f[l->n]);
 		l->n++;
@@ -163,8 +164,8 @@ int xhead_from_h1_request(struct xhead *x, const struct h1_head *h, char *err, s
 		const char *s = memmem(path.p, path.len, "://", 3), *slash;
 
 		slash = s ? memchr(s + 3, '/', path.len - (size_t)(s + 3 - path.p)) : NULL;
-		path = slash ? (struct h1_span){ slash, path.len - (size_t)(slash - path.p) }
-			     : (struct h1_span){ "/", 1 };
+		path = slash ? (struct h1_span){slash, path.len - (size_t)(slash - path.p)}
+			     : (struct h1_span){"/", 1};
 	}
 	if (!h->host.p || h->host.len == 0) {
 		set_err(err, errlen, "no Host");
@@ -187,8 +188,8 @@ int xhead_from_h1_request(struct xhead *x, const struct h1_head *h, char *err, s
 int xhead_from_h1_response(struct xhead *x, const struct h1_head *h, char *err, size_t errlen)
 {
 	struct xfield_list *l;
-	const char *strs[4] = { 0 };
-	size_t lens[4] = { 0 };
+	const char *strs[4] = {0};
+	size_t lens[4] = {0};
 	int rc;
 
 	memset(x, 0, sizeof(*x));
@@ -229,8 +230,8 @@ int xhead_from_h2_request(struct xhead *x, const struct h2_head *h, char *err, s
 		}
 		if (is_hop_or_framing(hf[i].name.p, hf[i].name.len, true))
 			continue;
-		l->f[l->n] = (struct http_field){ hf[i].name.p, hf[i].value.p, hf[i].name.len,
-						  hf[i].value.len };
+		l->f[l->n] = (struct http_field){hf[i].name.p, hf[i].value.p, hf[i].name.len,
+						 hf[i].value.len};
 		narrow_accept_encoding(&l->f[l->n++]);
 	}
 	strs[0] = h->method, lens[0] = h->method_len;
@@ -245,8 +246,8 @@ out:
 int xhead_from_h2_response(struct xhead *x, const struct h2_head *h, char *err, size_t errlen)
 {
 	struct xfield_list *l;
-	const char *strs[4] = { 0 };
-	size_t lens[4] = { 0 };
+	const char *strs[4] = {0};
+	size_t lens[4] = {0};
 	int rc;
 
 	memset(x, 0, sizeof(*x));
@@ -273,18 +274,18 @@ int xhead_local_response(struct xhead *x, int status, const char *content_type, 
 			 const char *extra_name, const char *extra_value)
 {
 	struct xfield_list *l;
-	const char *strs[4] = { 0 };
-	size_t lens[4] = { 0 };
+	const char *strs[4] = {0};
+	size_t lens[4] = {0};
 	int rc;
 
 	memset(x, 0, sizeof(*x));
 	l = &scratch_list;
-	l->f[0] = (struct http_field){ "content-type", content_type, 12, strlen(content_type) };
-	l->f[1] = (struct http_field){ "x-modelux", "local", 9, 5 };
+	l->f[0] = (struct http_field){"content-type", content_type, 12, strlen(content_type)};
+	l->f[1] = (struct http_field){"x-modelux", "local", 9, 5};
 	l->n = 2;
 	if (extra_name && extra_value)
-		l->f[l->n++] = (struct http_field){ extra_name, extra_value, strlen(extra_name),
-						    strlen(extra_value) };
+		l->f[l->n++] = (struct http_field){extra_name, extra_value, strlen(extra_name),
+						   strlen(extra_value)};
 	rc = build(x, strs, lens, l);
 	x->status = status;
 	x->content_length = (int64_t)body_len;
@@ -319,8 +320,8 @@ static int to_h1_headers(const struct xhead *x, struct h1_header *out, size_t at
 	for (size_t i = 0; i < x->nfields; i++) {
 		if (agent_only(&x->fields[i]))
 			continue;
-		out[at++] = (struct h1_header){ { x->fields[i].name, x->fields[i].name_len },
-						{ x->fields[i].value, x->fields[i].value_len } };
+		out[at++] = (struct h1_header){{x->fields[i].name, x->fields[i].name_len},
+					       {x->fields[i].value, x->fields[i].value_len}};
 	}
 	return (int)at;
 }
@@ -328,10 +329,10 @@ static int to_h1_headers(const struct xhead *x, struct h1_header *out, size_t at
 int xhead_write_h1_request(const struct xhead *x, bool has_body, char *buf, size_t cap)
 {
 	struct h1_header *hdrs = scratch_h1;
-	struct h1_write_opts o = { 0 };
+	struct h1_write_opts o = {0};
 	int n, rc;
 
-	hdrs[0] = (struct h1_header){ { "Host", 4 }, { x->authority, strlen(x->authority) } };
+	hdrs[0] = (struct h1_header){{"Host", 4}, {x->authority, strlen(x->authority)}};
 	n = to_h1_headers(x, hdrs, 1);
 	if (x->content_length > 0 || (x->content_length == 0 && has_body)) {
 		o.framing = H1_FRAMING_LENGTH;
@@ -347,9 +348,8 @@ int xhead_write_h1_request(const struct xhead *x, bool has_body, char *buf, size
 			o.content_length = 0;
 		}
 	}
-	rc = h1_write_request_head(buf, cap, (struct h1_span){ x->method, strlen(x->method) },
-				   (struct h1_span){ x->path, strlen(x->path) }, hdrs, (size_t)n,
-				   &o);
+	rc = h1_write_request_head(buf, cap, (struct h1_span){x->method, strlen(x->method)},
+				   (struct h1_span){x->path, strlen(x->path)}, hdrs, (size_t)n, &o);
 	return rc;
 }
 
@@ -358,7 +358,7 @@ int xhead_write_h1_response(const struct xhead *x, enum h1_framing framing, bool
 {
 	struct h1_header *hdrs = scratch_h1;
 	struct h1_header extra[2];
-	struct h1_write_opts o = { .framing = framing, .extra = extra };
+	struct h1_write_opts o = {.framing = framing, .extra = extra};
 	char digits[24];
 	const char *reason = xhead_reason(x->status);
 	int n, rc;
@@ -369,11 +369,11 @@ int xhead_write_h1_response(const struct xhead *x, enum h1_framing framing, bool
 	if (framing == H1_FRAMING_VERBATIM && x->content_length >= 0) {
 		int k = snprintf(digits, sizeof(digits), "%lld", (long long)x->content_length);
 
-		hdrs[n++] = (struct h1_header){ { "content-length", 14 }, { digits, (size_t)k } };
+		hdrs[n++] = (struct h1_header){{"content-length", 14}, {digits, (size_t)k}};
 	}
 	if (close)
-		extra[o.nextra++] = (struct h1_header){ { "Connection", 10 }, { "close", 5 } };
-	rc = h1_write_response_head(buf, cap, x->status, (struct h1_span){ reason, strlen(reason) },
+		extra[o.nextra++] = (struct h1_header){{"Connection", 10}, {"close", 5}};
+	rc = h1_write_response_head(buf, cap, x->status, (struct h1_span){reason, strlen(reason)},
 				    hdrs, (size_t)n, &o);
 	return rc;
 }
@@ -390,7 +390,7 @@ int xhead_h2_fields(const struct xhead *x, struct http_field *out, size_t cap, c
 	if (x->content_length >= 0) {
 		int k = snprintf(digits, 24, "%lld", (long long)x->content_length);
 
-		out[n++] = (struct http_field){ "content-length", digits, 14, (size_t)k };
+		out[n++] = (struct http_field){"content-length", digits, 14, (size_t)k};
 	}
 	return (int)n;
 }
@@ -398,36 +398,67 @@ int xhead_h2_fields(const struct xhead *x, struct http_field *out, size_t cap, c
 const char *xhead_reason(int status)
 {
 	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 206: return "Partial Content";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 304: return "Not Modified";
-	case 307: return "Temporary Redirect";
-	case 308: return "Permanent Redirect";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 402: return "Payment Required";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 413: return "Content Too Large";
-	case 415: return "Unsupported Media Type";
-	case 422: return "Unprocessable Content";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 529: return "Site Overloaded";
-	default: return "";
+	case 100:
+		return "Continue";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 202:
+		return "Accepted";
+	case 204:
+		return "No Content";
+	case 206:
+		return "Partial Content";
+	case 301:
+		return "Moved Permanently";
+	case 302:
+		return "Found";
+	case 304:
+		return "Not Modified";
+	case 307:
+		return "Temporary Redirect";
+	case 308:
+		return "Permanent Redirect";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 402:
+		return "Payment Required";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 409:
+		return "Conflict";
+	case 413:
+		return "Content Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 422:
+		return "Unprocessable Content";
+	case 429:
+		return "Too Many Requests";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	case 529:
+		return "Site Overloaded";
+	default:
+		return "";
 	}
 }

@@ -18,13 +18,13 @@
 struct xhead {
 	char *mem;
 	const char *method, *scheme, *authority, *path; /* requests */
-	int status;                                     /* responses */
+	int status;					/* responses */
 	struct http_field *fields;
 	size_t nfields;
 	int64_t content_length; /* -1: not known */
-	bool chunked;           /* HTTP/1.1 request body was chunked (length unknown) */
-	bool expect_continue;   /* the client asked for 100-continue (not forwarded) */
-	bool upgrade;           /* HTTP/1.1 request asking to switch protocols (WebSocket) */
+	bool chunked;		/* HTTP/1.1 request body was chunked (length unknown) */
+	bool expect_continue;	/* the client asked for 100-continue (not forwarded) */
+	bool upgrade;		/* HTTP/1.1 request asking to switch protocols (WebSocket) */
 };
 
 /* xhead_from_h1_request / xhead_from_h1_response - from a parsed HTTP/1.1 head (h1_parse_head).
