@@ -40,7 +40,7 @@ rm -f "$stamp"
 if ! npm ci --prefix "$dir" --no-audit --no-fund --ignore-scripts --loglevel=error >&2; then
 	die "npm ci failed in $dir (is the npm registry reachable?)"
 fi
-for p in openai @anthropic-ai/sdk @google/genai; do
+for p in openai @anthropic-ai/sdk @google/genai ws; do
 	[ -f "$dir/node_modules/$p/package.json" ] || die "$p missing from $dir/node_modules after npm ci"
 done
 echo "$want" >"$stamp"

@@ -60,7 +60,8 @@ struct agent_stats {
 	atomic_uint_fast64_t upstream_conns_h2; /* ... of which speak HTTP/2 */
 	atomic_uint_fast64_t upstream_reused;	/* exchanges sent on an already used connection */
 	atomic_uint_fast64_t http_requests;
-	atomic_uint_fast64_t http_upgrades_refused; /* WebSocket/Upgrade requests answered 501 */
+	atomic_uint_fast64_t http_upgrades_refused; /* Upgrade requests answered 501 */
+	atomic_uint_fast64_t websocket_tunnels;	    /* WebSocket upgrades let through */
 	atomic_uint_fast64_t http_errors;	    /* malformed HTTP from either side */
 };
 

@@ -81,17 +81,24 @@ void exch_start(struct exch *ex)
 		exch_answer_hook(ex, &ans);
 		return;
 	}
-	/* A protocol switch (WebSocket, e.g. OpenAI's Realtime API) cannot be carried by the
-	 * exchange model yet. Forwarded without its hop-by-hop Upgrade it would reach the
-	 * provider as a plain GET and fail obscurely; say so instead (and the record says so). */
+	/* A WebSocket upgrade (OpenAI's Realtime API, for one) is carried as a tunnel: the head
+	 * was decided like any request, the rest passes through. Any other protocol switch, or
+	 * one the hook would need a body to decide, cannot be: forwarded without its hop-by-hop
+	 * Upgrade it would reach the provider as a plain GET and fail obscurely; say so
+	 * instead (and the record says so). */
 	if (ex->req.upgrade) {
 		static const char msg[] =
-		    "modelux: switching protocols (WebSocket) through the interception is not "
-		    "supported yet; the request was not sent\n";
+		    "modelux: only a WebSocket upgrade of an HTTP/1.1 GET can switch protocols "
+		    "through the interception; the request was not sent\n";
 
-		atomic_fetch_add(&ag->stats.http_upgrades_refused, 1);
-		exch_answer(ex, 501, "text/plain; charset=utf-8", msg, sizeof(msg) - 1);
-		return;
+		if (!ex->req.websocket || ex->fsid || strcmp(ex->req.method, "GET") != 0 ||
+		    v == HOOK_HOLD) {
+			atomic_fetch_add(&ag->stats.http_upgrades_refused, 1);
+			exch_answer(ex, 501, "text/plain; charset=utf-8", msg, sizeof(msg) - 1);
+			return;
+		}
+		ex->tunnel = true;
+		atomic_fetch_add(&ag->stats.websocket_tunnels, 1);
 	}
 	if (v == HOOK_HOLD) {
 		ex->held = true; /* exch_req_end decides */
@@ -311,7 +318,8 @@ void exch_fail(struct exch *ex, const char *why, const char *text)
 /* Log one exchange. The path is cut at '?' so query-string secrets (?key=...) never reach logs. */
 static void exch_finish(struct exch *ex, struct agent *ag, uint64_t flow_id)
 {
-	bool reset = ex->aborted || !ex->resp_end;
+	/* An open tunnel has no end of its own: whichever side closes ends it. */
+	bool reset = ex->aborted || (!ex->resp_end && !ex->tunnel_open);
 	const char *path = ex->req.path ? ex->req.path : "";
 	size_t plen = strcspn(path, "?");
 

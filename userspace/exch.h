@@ -46,6 +46,12 @@ struct exch {
 	bool aborted;	     /* ended abnormally after the client saw the head: cut it */
 	bool local;	     /* answered by us */
 	bool held;	     /* the hook waits for the whole body before it decides */
+	/* A WebSocket upgrade let through (HTTP/1.1 on both sides). Once the provider answers
+	 * 101 (tunnel_open), the request "body" is every byte the client sends and the
+	 * response "body" every byte the provider sends, each passed through untouched until
+	 * one side closes; any other answer is an ordinary response to a bodiless GET. */
+	bool tunnel;
+	bool tunnel_open;
 	char *path_override; /* a rewritten request target (owned) */
 	bool retried;
 	bool logged;

@@ -65,6 +65,7 @@ static int start_request(struct conn *c)
 	h1_body_init(&m->reqb, h, NULL, 0);
 	m->keep_alive = h->keep_alive;
 	m->client_http11 = h->version == 11;
+	x.websocket = x.websocket && m->client_http11; /* RFC 6455 section 4.1 */
 	mbuf_consume(&m->cin, (size_t)n);
 	ex = exch_new(c, 0, ++m->seq, "http/1.1", &x);
 	if (!ex)
@@ -80,7 +81,9 @@ static int start_request(struct conn *c)
 		mbuf_put(&m->cout, cont, sizeof(cont) - 1);
 		c->u2c.bytes += sizeof(cont) - 1;
 	}
-	if (!m->req_in_body)
+	/* A WebSocket upgrade on its way has no body yet: whether it gets one (the tunnel) is
+	 * the provider's answer to say (write_head). */
+	if (!m->req_in_body && !ex->tunnel)
 		exch_req_end(ex);
 	return 1;
 }
@@ -143,7 +146,22 @@ static bool write_head(struct conn *c, struct exch *ex)
 	char *t;
 	int n;
 
-	if (strcmp(method, "HEAD") == 0 || st == 204 || st == 304) {
+	if (ex->tunnel && st == 101) {
+		/* Switched: from here each side's bytes pass through until one closes. */
+		framing = H1_FRAMING_NONE; /* xhead writes the Upgrade fields of a 101 */
+		m->resp_until_close = true;
+		h1_body_init_tunnel(&m->reqb);
+		m->req_in_body = true;
+	} else if (ex->tunnel) {
+		/* Refused: an ordinary answer to a bodiless GET. */
+		ex->tunnel = false;
+		exch_req_end(ex);
+		framing = ex->resp.content_length >= 0 ? H1_FRAMING_LENGTH
+			  : m->client_http11	       ? H1_FRAMING_CHUNKED
+						       : H1_FRAMING_NONE;
+		m->resp_chunked = framing == H1_FRAMING_CHUNKED;
+		m->resp_until_close = framing == H1_FRAMING_NONE;
+	} else if (strcmp(method, "HEAD") == 0 || st == 204 || st == 304) {
 		framing = H1_FRAMING_VERBATIM; /* Content-Length describes, nothing follows */
 		m->resp_no_body = true;
 	} else if (ex->resp.content_length >= 0) {
@@ -155,7 +173,7 @@ static bool write_head(struct conn *c, struct exch *ex)
 		framing = H1_FRAMING_NONE;
 		m->resp_until_close = true;
 	}
-	close = !m->keep_alive || m->resp_until_close;
+	close = (!m->keep_alive || m->resp_until_close) && st != 101;
 	t = mbuf_tail(&m->cout, 4096);
 	n = t ? xhead_write_h1_response(&ex->resp, framing, close, t, 4096) : -ENOMEM;
 	if (n == -ENOSPC) {

@@ -447,6 +447,9 @@ static int h1_field(struct h1_scan *s, struct h1_head *out, struct h1_fields *st
 				out->expect_100_continue = true;
 	} else if (h1_span_ieq(f->name, "upgrade")) {
 		out->upgrade = true;
+		while (h1_list_next(&p, end, &e))
+			if (h1_span_ieq(e, "websocket"))
+				out->upgrade_websocket = true;
 	}
 	return 1;
 }
@@ -524,6 +527,7 @@ int h1_parse_head(const char *buf, size_t len, enum h1_kind kind, struct h1_head
 	out->nheaders = 0;
 	out->content_length = -1;
 	out->chunked = out->keep_alive = out->expect_100_continue = out->upgrade = false;
+	out->upgrade_websocket = false;
 	if (kind != H1_REQUEST && kind != H1_RESPONSE)
 		return h1_fail(&s, -EBADMSG, 0, "unknown message kind");
 
@@ -607,6 +611,13 @@ void h1_body_init(struct h1_body *b, const struct h1_head *h, const char *req_me
 		b->remaining = (uint64_t)h->content_length;
 	b->state = H1_CS_SIZE;
 	b->done = b->mode == H1_BODY_NONE || (b->mode == H1_BODY_LENGTH && b->remaining == 0);
+}
+
+void h1_body_init_tunnel(struct h1_body *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->mode = H1_BODY_TUNNEL;
+	b->state = H1_CS_SIZE;
 }
 
 __attribute__((format(printf, 6, 7))) static int h1_body_fail(struct h1_body *b, char *err,

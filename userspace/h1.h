@@ -69,6 +69,7 @@ struct h1_head {
 	bool keep_alive;
 	bool expect_100_continue; /* "Expect: 100-continue" in an HTTP/1.1 request */
 	bool upgrade;		  /* an Upgrade field is present */
+	bool upgrade_websocket;	  /* ... and it names "websocket" (RFC 6455) */
 	/* requests: the Host field value; p NULL when absent (HTTP/1.0 only) */
 	struct h1_span host;
 };
@@ -148,6 +149,10 @@ int h1_body_feed(struct h1_body *b, const char *buf, size_t len, h1_data_cb cb, 
 
 /* h1_body_done - true once the whole body has been consumed. */
 bool h1_body_done(const struct h1_body *b);
+
+/* h1_body_init_tunnel - <b> passes every byte through until the peer closes (h1_body_eof): the
+ * client's side of a connection switched to another protocol after a 101. */
+void h1_body_init_tunnel(struct h1_body *b);
 
 /* h1_body_eof - the peer closed the connection: ends an UNTIL_CLOSE or TUNNEL body (returns 0);
  * for a body that is not complete returns -EBADMSG (truncated message) and fills <err>. */

@@ -143,7 +143,13 @@ void llm_response_head(struct llm_call *c, int status, const struct http_field *
 	enum llm_coding coding =
 	    ce ? llm_coding_parse(ce->value, ce->value_len) : LLM_CODING_IDENTITY;
 
-	/* interim (1xx) heads are not the answer */
+	/* A 101 is the answer to a WebSocket upgrade (a tunnel, see exch.h): what follows is
+	 * WebSocket frames, not read here. Other 1xx heads are interim, not the answer. */
+	if (status == 101 && c->body_kind == LLM_BODY_NONE && !c->ended) {
+		c->info.status = status;
+		c->body_kind = LLM_BODY_IGNORE;
+		return;
+	}
 	if (c->body_kind != LLM_BODY_NONE || c->ended || (status >= 100 && status < 200))
 		return;
 	c->info.status = status;

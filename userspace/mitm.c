@@ -203,9 +203,10 @@ void mitm_free(struct conn *c)
 
 		front_unlink(m, ex);
 		/* A client may close as soon as it has every byte of a response it knows the
-		 * length of, before our end-of-stream reaches it. */
-		exch_front_detach(ex, ex->resp_end && ex->resp_head_sent && ex->resp_q.len == 0 &&
-					  !ex->aborted);
+		 * length of, before our end-of-stream reaches it; closing is how a tunnel ends. */
+		exch_front_detach(ex, ex->tunnel_open ? !ex->aborted
+						      : ex->resp_end && ex->resp_head_sent &&
+								ex->resp_q.len == 0 && !ex->aborted);
 	}
 	worker_unschedule(c->w, &m->sched);
 	front_h2_free(m);

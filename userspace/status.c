@@ -118,12 +118,14 @@ char *status_json(struct agent *ag)
 		json_object_set_new(
 		    root, "intercept",
 		    json_pack(
-			"{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "enabled",
-			ag->certmint != NULL, "flows",
+			"{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			"enabled", ag->certmint != NULL, "flows",
 			(json_int_t)atomic_load(&ag->stats.intercepted), "http_requests",
 			(json_int_t)atomic_load(&ag->stats.http_requests), "http_upgrades_refused",
-			(json_int_t)atomic_load(&ag->stats.http_upgrades_refused), "http_errors",
-			(json_int_t)atomic_load(&ag->stats.http_errors), "upstream_verify_fail",
+			(json_int_t)atomic_load(&ag->stats.http_upgrades_refused),
+			"websocket_tunnels", (json_int_t)atomic_load(&ag->stats.websocket_tunnels),
+			"http_errors", (json_int_t)atomic_load(&ag->stats.http_errors),
+			"upstream_verify_fail",
 			(json_int_t)atomic_load(&ag->stats.upstream_verify_fail), "pinned_refusals",
 			(json_int_t)atomic_load(&ag->stats.pinned_refusals), "pinned_spliced",
 			(json_int_t)atomic_load(&ag->stats.pinned_spliced), "upstream_resumed",

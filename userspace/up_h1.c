@@ -15,7 +15,7 @@
 
 static bool write_head(struct upconn *u, struct exch *ex)
 {
-	bool has_body = ex->req.content_length != 0;
+	bool has_body = ex->req.content_length != 0 && !ex->tunnel;
 	char *t = mbuf_tail(&u->out, 4096);
 	int n = t ? xhead_write_h1_request(&ex->req, has_body, t, 4096) : -ENOMEM;
 
@@ -31,7 +31,7 @@ static bool write_head(struct upconn *u, struct exch *ex)
 	mbuf_commit(&u->out, (size_t)n);
 	u->req_chunked = has_body && ex->req.content_length < 0;
 	ex->req_head_sent = true;
-	if (!has_body)
+	if (!has_body && !ex->tunnel) /* a tunnel's bytes come after the 101 */
 		ex->req_all_sent = true;
 	return true;
 }
@@ -109,20 +109,24 @@ static int read_responses(struct upconn *u)
 			n = h1_parse_head(u->in.p, u->in.len, H1_RESPONSE, h, err, sizeof(err));
 			if (n == 0)
 				return progress;
-			if (n < 0 || h->status == 101 ||
+			if (n < 0 || (h->status == 101 && !ex->tunnel) ||
 			    xhead_from_h1_response(&x, h, err, sizeof(err)) < 0) {
 				protocol_error(u, n < 0 ? "head" : "unusable head", err);
 				return -1;
 			}
 			progress = 1;
-			if (h->status < 200) {
+			if (h->status == 101) {
+				/* The WebSocket upgrade was accepted: a tunnel body (h1.c) until
+				 * the provider closes, and never another exchange here. */
+				ex->tunnel_open = true;
+			} else if (h->status < 200) {
 				/* interim (100 Continue): the final response follows */
 				xhead_free(&x);
 				mbuf_consume(&u->in, (size_t)n);
 				continue;
 			}
 			h1_body_init(&u->respb, h, ex->req.method, strlen(ex->req.method));
-			u->reusable = h->keep_alive;
+			u->reusable = h->keep_alive && !ex->tunnel_open;
 			mbuf_consume(&u->in, (size_t)n);
 			u->resp_in_body = true;
 			exch_resp_head(ex, &x);
@@ -184,7 +188,9 @@ bool up_h1_drive(struct upconn *u)
 			}
 			p = 1;
 		}
-		if (ex && ex->req_head_sent && !ex->req_all_sent)
+		/* A tunnel's client bytes wait for the 101 (a client sends none before it). */
+		if (ex && ex->req_head_sent && !ex->req_all_sent &&
+		    (!ex->tunnel || ex->tunnel_open || ex->req_end))
 			p |= move_body(u, ex);
 		r = tls_write_from(u->ssl, &u->out);
 		if (r < 0) {

@@ -326,8 +326,10 @@ static struct upkey *key_find(struct upool *p, const char *sni, const struct soc
 void upool_submit(struct upool *p, struct exch *ex)
 {
 	struct conn *c = ex->front;
-	struct upkey *k =
-	    key_find(p, c->sni.server_name, &c->orig, c->orig_len, c->snap->cfg.upstream_h2);
+	/* A WebSocket upgrade needs HTTP/1.1 to the provider too (RFC 8441 over h2 is rarely
+	 * offered), on a connection that is its own from then on. */
+	struct upkey *k = key_find(p, c->sni.server_name, &c->orig, c->orig_len,
+				   c->snap->cfg.upstream_h2 && !ex->tunnel);
 	struct upconn *u, *next;
 
 	if (!k) {

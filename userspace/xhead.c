@@ -182,6 +182,7 @@ int xhead_from_h1_request(struct xhead *x, const struct h1_head *h, char *err, s
 	x->chunked = h->chunked;
 	x->expect_continue = h->expect_100_continue;
 	x->upgrade = h->upgrade;
+	x->websocket = h->upgrade_websocket;
 	return rc;
 }
 
@@ -326,6 +327,12 @@ static int to_h1_headers(const struct xhead *x, struct h1_header *out, size_t at
 	return (int)at;
 }
 
+/* Connection and Upgrade of a WebSocket request, and of the 101 that accepts it. */
+static const struct h1_header upgrade_fields[2] = {
+    {{"Connection", 10}, {"Upgrade", 7}},
+    {{"Upgrade", 7}, {"websocket", 9}},
+};
+
 int xhead_write_h1_request(const struct xhead *x, bool has_body, char *buf, size_t cap)
 {
 	struct h1_header *hdrs = scratch_h1;
@@ -334,7 +341,13 @@ int xhead_write_h1_request(const struct xhead *x, bool has_body, char *buf, size
 
 	hdrs[0] = (struct h1_header){{"Host", 4}, {x->authority, strlen(x->authority)}};
 	n = to_h1_headers(x, hdrs, 1);
-	if (x->content_length > 0 || (x->content_length == 0 && has_body)) {
+	if (x->websocket) {
+		/* The hop-by-hop pair that asks this hop to switch; the Sec-WebSocket-* fields are
+		 * end to end and already in the list. No body: what follows a 101 is not HTTP. */
+		o.extra = upgrade_fields;
+		o.nextra = 2;
+		o.framing = H1_FRAMING_NONE;
+	} else if (x->content_length > 0 || (x->content_length == 0 && has_body)) {
 		o.framing = H1_FRAMING_LENGTH;
 		o.content_length = (uint64_t)x->content_length;
 	} else if (x->content_length < 0 && has_body) {
@@ -371,8 +384,14 @@ int xhead_write_h1_response(const struct xhead *x, enum h1_framing framing, bool
 
 		hdrs[n++] = (struct h1_header){{"content-length", 14}, {digits, (size_t)k}};
 	}
-	if (close)
+	if (x->status == 101) {
+		/* Only a WebSocket upgrade is ever let through (exch.c): say which, on this hop. */
+		o.extra = upgrade_fields;
+		o.nextra = 2;
+		o.framing = H1_FRAMING_NONE;
+	} else if (close) {
 		extra[o.nextra++] = (struct h1_header){{"Connection", 10}, {"close", 5}};
+	}
 	rc = h1_write_response_head(buf, cap, x->status, (struct h1_span){reason, strlen(reason)},
 				    hdrs, (size_t)n, &o);
 	return rc;
@@ -400,6 +419,8 @@ const char *xhead_reason(int status)
 	switch (status) {
 	case 100:
 		return "Continue";
+	case 101:
+		return "Switching Protocols";
 	case 200:
 		return "OK";
 	case 201:

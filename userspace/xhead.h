@@ -24,7 +24,8 @@ struct xhead {
 	int64_t content_length; /* -1: not known */
 	bool chunked;		/* HTTP/1.1 request body was chunked (length unknown) */
 	bool expect_continue;	/* the client asked for 100-continue (not forwarded) */
-	bool upgrade;		/* HTTP/1.1 request asking to switch protocols (WebSocket) */
+	bool upgrade;		/* HTTP/1.1 request asking to switch protocols */
+	bool websocket;		/* ... to WebSocket (RFC 6455): written with its Upgrade fields */
 };
 
 /* xhead_from_h1_request / xhead_from_h1_response - from a parsed HTTP/1.1 head (h1_parse_head).

@@ -225,12 +225,43 @@ assert_match "a GET is decided on its head: the policy blocks it too (403, OpenA
 	'"error":.*team blocked in this test.* 403$'
 next
 assert_eq "...recorded as blocked by rule 0" "block 0" "$(rf 'd["decision"], d["rule"]["index"]')"
+# --- WebSocket: OpenAI's Realtime API through the interception ----------------------------------
+ws() {	# <name> <realtime|echo> <args...>: the client's JSON line in $R/NAME.json
+	local name=$1
+	shift
+	NODE_EXTRA_CA_CERTS=$CLIENTS in_client node "$CL/ws_client.mjs" "$@" >"$R/$name.json" 2>"$R/$name.err"
+}
+ptoks() { "$MLX_PY" -c 'import math, sys; print(max(1, math.ceil(len(sys.argv[1]) / 4)))' "$1"; }
+RT_PROMPT="Realtime, through the interception."
+ws rt realtime --key "$KEY" --model gpt-realtime --prompt "$RT_PROMPT"
+assert_eq "the openai SDK's Realtime client (WebSocket) works through the interception" \
+	"True gpt-realtime 12 $(ptoks "$RT_PROMPT") 12" \
+	"$(jf rt 'd["ok"], d.get("session_model"), d.get("deltas"), (d.get("usage") or {}).get("input_tokens"), (d.get("usage") or {}).get("output_tokens")')"
+next
+assert_eq "...recorded: 101, the endpoint, the key's fingerprint, bytes both ways, no error" \
+	"101 /v1/realtime True True True None" \
+	"$(rf 'd["http_status"], d["endpoint"], d["key"]["fingerprint"] == sys.argv[2], d["bytes_up"] > 100, d["bytes_down"] > 1000, d["error"]' "$FP")"
+ws wse echo --binary 1048576 --texts 100
+assert_eq "WebSocket tunnel: 1 MiB binary and 100 text messages come back identical, in order" \
+	"True True True 101" "$(jf wse 'd["ok"], d.get("binary_same"), d.get("texts_same"), d.get("messages")')"
+next
 out=$(in_client curl -sS --http1.1 --cacert "$CLIENTS" -w ' %{http_code}' \
-	"https://api.openai.com/v1/realtime?model=gpt-4o-realtime-preview" -H "Authorization: Bearer $KEY" \
-	-H "Connection: Upgrade" -H "Upgrade: websocket" -H "Sec-WebSocket-Version: 13" \
-	-H "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==")
-assert_match "a WebSocket upgrade is refused with 501 and the reason, not sent upstream mangled" "$out" \
-	"WebSocket\) through the interception is not supported yet.* 501$"
+	"https://api.openai.com/v1/realtime?model=gpt-realtime" -H "Connection: Upgrade" \
+	-H "Upgrade: websocket" -H "Sec-WebSocket-Version: 13" -H "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==")
+assert_match "an upgrade the provider refuses (no key) comes back as its ordinary answer" "$out" \
+	"You didn't provide an API key.* 401$"
+next
+assert_eq "...recorded as that answer (401, no key)" "401 None" "$(rf 'd["http_status"], d["key"]')"
+ws rtb realtime --key "$KEY" --header "X-Modelux-Tags: team=blocked"
+assert_eq "a WebSocket upgrade is decided on its head: a blocked team gets 403, no tunnel" \
+	"False 403" "$(jf rtb 'd["ok"], d["error"]["status"]')"
+next
+assert_eq "...recorded as blocked by rule 0" "block 0 403" "$(rf 'd["decision"], d["rule"]["index"], d["http_status"]')"
+out=$(in_client curl -sS --http1.1 --cacert "$CLIENTS" -w ' %{http_code}' \
+	"https://api.openai.com/v1/models" -H "Authorization: Bearer $KEY" \
+	-H "Connection: Upgrade" -H "Upgrade: h2c")
+assert_match "another protocol switch (h2c) is refused with 501 and the reason, not sent mangled" \
+	"$out" "only a WebSocket upgrade of an HTTP/1.1 GET can switch protocols.* 501$"
 next
 assert_eq "...and recorded (501, the key fingerprinted)" "501 True" \
 	"$(rf 'd["http_status"], d["key"]["fingerprint"] == sys.argv[2]' "$FP")"

@@ -254,6 +254,51 @@ static void check_valid(const struct valid_case *c, const struct h1_head *h, int
 	assert_span(h->host, c->host);
 }
 
+static int collect_cb(void *ctx, const char *data, size_t len)
+{
+	char *out = ctx;
+
+	strncat(out, data, len);
+	return 0;
+}
+
+/* Which Upgrade asks for WebSocket (exch.c tunnels only that), and the client side's tunnel
+ * body after a 101: every byte through until the end of the connection. */
+static void upgrade_websocket(void **state)
+{
+	static const struct {
+		const char *upgrade_field; /* NULL: no Upgrade field */
+		bool websocket;
+	} cases[] = {
+	    {"websocket", true}, {"WebSocket", true}, {"h2c", false},
+	    {"foo/2, websocket", true}, {"websocketx", false}, {NULL, false},
+	};
+	char req[256], err[200], got[64] = "";
+	struct h1_head h;
+	struct h1_body b;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(req, sizeof(req), "GET /v1/realtime HTTP/1.1\r\nHost: h\r\n%s%s%s\r\n",
+			 cases[i].upgrade_field ? "Upgrade: " : "",
+			 cases[i].upgrade_field ? cases[i].upgrade_field : "",
+			 cases[i].upgrade_field ? "\r\n" : "");
+		assert_int_equal(h1_parse_head(req, strlen(req), H1_REQUEST, &h, err, sizeof(err)),
+				 (int)strlen(req));
+		assert_int_equal(h.upgrade, cases[i].upgrade_field != NULL);
+		assert_int_equal(h.upgrade_websocket, cases[i].websocket);
+	}
+	h1_body_init_tunnel(&b);
+	assert_false(h1_body_done(&b));
+	assert_int_equal(h1_body_feed(&b, "\x81\x02hi", 4, collect_cb, got, err, sizeof(err)), 4);
+	assert_int_equal(h1_body_feed(&b, "GET / HTTP/1.1\r\n", 16, collect_cb, got, err,
+				      sizeof(err)),
+			 16);
+	assert_string_equal(got, "\x81\x02hiGET / HTTP/1.1\r\n");
+	assert_false(h1_body_done(&b));
+	assert_int_equal(h1_body_eof(&b, err, sizeof(err)), 0);
+	assert_true(h1_body_done(&b));
+}
+
 static void valid_heads(void **state)
 {
 	for (size_t i = 0; i < sizeof(valid_cases) / sizeof(valid_cases[0]); i++) {
@@ -1288,6 +1333,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(valid_heads),
+	    cmocka_unit_test(upgrade_websocket),
 	    cmocka_unit_test(header_spans_and_find),
 	    cmocka_unit_test(invalid_heads),
 	    cmocka_unit_test(caps),

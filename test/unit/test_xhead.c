@@ -99,6 +99,56 @@ static void test_response_with_both_framings_is_reframed(void **state)
 	xhead_free(&x);
 }
 
+/* A WebSocket upgrade keeps asking for one on the next hop (and only that hop-by-hop pair),
+ * its Sec-WebSocket-* fields go through, and the 101 says Upgrade, not close. */
+static void test_websocket_upgrade(void **state)
+{
+	static const char req[] = "GET /v1/realtime?model=m HTTP/1.1\r\n"
+				  "Host: api.openai.com\r\n"
+				  "Connection: Upgrade, X-Hop\r\n"
+				  "X-Hop: 1\r\n"
+				  "Upgrade: websocket\r\n"
+				  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+				  "Sec-WebSocket-Version: 13\r\n"
+				  "\r\n";
+	static const char resp[] = "HTTP/1.1 101 Switching Protocols\r\n"
+				   "Upgrade: websocket\r\n"
+				   "Connection: Upgrade\r\n"
+				   "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+				   "\r\n";
+	struct h1_head *h = malloc(sizeof(*h));
+	char out[1024], err[128];
+	struct xhead x;
+	int n;
+
+	(void)state;
+	parse(LIT(req), H1_REQUEST, h);
+	assert_int_equal(xhead_from_h1_request(&x, h, err, sizeof(err)), 0);
+	assert_true(x.upgrade && x.websocket);
+	n = xhead_write_h1_request(&x, false, out, sizeof(out));
+	assert_true(n > 0);
+	out[n] = '\0';
+	assert_string_equal(out, "GET /v1/realtime?model=m HTTP/1.1\r\n"
+				 "Host: api.openai.com\r\n"
+				 "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+				 "sec-websocket-version: 13\r\n"
+				 "Connection: Upgrade\r\n"
+				 "Upgrade: websocket\r\n\r\n");
+	xhead_free(&x);
+
+	parse(LIT(resp), H1_RESPONSE, h);
+	assert_int_equal(xhead_from_h1_response(&x, h, err, sizeof(err)), 0);
+	free(h);
+	n = xhead_write_h1_response(&x, H1_FRAMING_NONE, true, out, sizeof(out));
+	assert_true(n > 0);
+	out[n] = '\0';
+	assert_string_equal(out, "HTTP/1.1 101 Switching Protocols\r\n"
+				 "sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+				 "Connection: Upgrade\r\n"
+				 "Upgrade: websocket\r\n\r\n");
+	xhead_free(&x);
+}
+
 static void test_h2_request_to_h1(void **state)
 {
 	struct http_field fields[] = {
@@ -162,6 +212,7 @@ int main(void)
 		cmocka_unit_test(test_h1_request_to_h1_and_h2),
 		cmocka_unit_test(test_response_with_both_framings_is_reframed),
 		cmocka_unit_test(test_h2_request_to_h1),
+		cmocka_unit_test(test_websocket_upgrade),
 		cmocka_unit_test(test_head_and_local_answers),
 	};
 

@@ -21,6 +21,8 @@
 //   /headers             the request headers as JSON
 //   LLM API paths        simulated OpenAI / Azure OpenAI / Anthropic / Gemini endpoints:
 //                        see llm_sim.js (routes, keys, token rule, x-sim knobs, log fields)
+//   WebSocket upgrades   (HTTP/1.1 on the TLS ports) /v1/realtime (OpenAI's Realtime API) and
+//                        /ws-echo: see ws_sim.js
 //   anything else        404 "not found\n"
 //
 // The /bytes stream is the AES-128-CTR keystream with key = the first 16 bytes of
@@ -43,6 +45,7 @@ const http = require('http');
 const http2 = require('http2');
 const net = require('net');
 const llm_sim = require('./llm_sim');
+const ws_sim = require('./ws_sim');
 
 const MAX_BYTES = 8 * 1024 * 1024 * 1024; // cap for /bytes n
 const MAX_SLOW = 100000;                  // cap for /slow n and ms
@@ -273,6 +276,12 @@ const ipv6Only = false;
 for (const p of opt.tls) {
 	const s = http2.createSecureServer(tls_opts, handler);
 	s.on('secureConnection', (sock) => sock.setNoDelay(true));
+	s.on('upgrade', (req, sock, head) => ws_sim.upgrade(req, sock, head, {
+		proto: 'https', servername: sock.servername || null, alpn: sock.alpnProtocol || null,
+		method: req.method, path: req.url, status: 0, remote: plain_addr(sock.remoteAddress),
+		rport: sock.remotePort, local: plain_addr(sock.localAddress), lport: sock.localPort,
+		bytes_in: 0, bytes_out: 0, aborted: false,
+	}, log));
 	s.on('sessionError', () => {});
 	listening(`tls :${p}`, s, (cb) => s.listen({ host: opt.bind, port: p, ipv6Only }, cb));
 }
