@@ -148,6 +148,11 @@ void llm_response_head(struct llm_call *c, int status, const struct http_field *
 	if (status == 101 && c->body_kind == LLM_BODY_NONE && !c->ended) {
 		c->info.status = status;
 		c->body_kind = LLM_BODY_IGNORE;
+		if (c->info.endpoint == LLM_EP_REALTIME) {
+			/* Its events say the model and each response's usage (llm_realtime.c). */
+			c->body_kind = LLM_BODY_WEBSOCKET;
+			wsframe_init(&c->ws, c->json_cap);
+		}
 		return;
 	}
 	if (c->body_kind != LLM_BODY_NONE || c->ended || (status >= 100 && status < 200))
@@ -257,6 +262,12 @@ void llm_response_data(struct llm_call *c, const char *data, size_t len)
 	c->info.response_bytes += len;
 	if (c->body_kind == LLM_BODY_IGNORE || c->info.body_undecodable)
 		return;
+	if (c->body_kind == LLM_BODY_WEBSOCKET) {
+		c->decoded_bytes += len;
+		if (wsframe_feed(&c->ws, data, len, llm_realtime_message, c) < 0)
+			c->info.body_undecodable = true;
+		return;
+	}
 	if (!c->inflate) {
 		llm_sink(c, data, len);
 		return;
@@ -371,6 +382,13 @@ void llm_response_end(struct llm_call *c, bool complete)
 	llm_sse_free(&c->sse);
 	llm_inflate_free(c->inflate);
 	c->inflate = NULL;
+	if (c->body_kind == LLM_BODY_WEBSOCKET) {
+		wsframe_free(&c->ws);
+		/* A session cut while a response was under way: its tokens were never reported,
+		 * so the usage is that of the finished responses, a lower bound. */
+		if (c->rt_open || c->info.body_undecodable)
+			c->info.usage_estimated = c->info.has_usage;
+	}
 	llm_settle_usage(c, unread);
 }
 
@@ -453,5 +471,7 @@ void llm_call_free(struct llm_call *c)
 	free(c->body);
 	llm_sse_free(&c->sse);
 	llm_inflate_free(c->inflate);
+	if (c->body_kind == LLM_BODY_WEBSOCKET)
+		wsframe_free(&c->ws);
 	free(c);
 }

@@ -102,6 +102,7 @@ enum llm_endpoint {
 	LLM_EP_STREAM_GENERATE_CONTENT, /* "streamGenerateContent" */
 	LLM_EP_EMBED_CONTENT,		/* "embedContent" */
 	LLM_EP_BATCH_EMBED_CONTENTS,	/* "batchEmbedContents" */
+	LLM_EP_REALTIME, /* "realtime": OpenAI's Realtime API, a WebSocket session (GET) */
 };
 
 struct llm_usage {

@@ -11,12 +11,14 @@
 
 #include "llm.h"
 #include "llm_sse.h"
+#include "wsframe.h"
 
 enum llm_body_kind {
 	LLM_BODY_NONE = 0, /* no response head yet */
 	LLM_BODY_SSE,	   /* event stream: parsed event by event */
 	LLM_BODY_JSON,	   /* kept (capped) and parsed at the end */
 	LLM_BODY_IGNORE,   /* not readable (encoding) or nothing to read */
+	LLM_BODY_WEBSOCKET, /* after a 101 to a Realtime upgrade: the provider's frames */
 };
 
 struct llm_inflate;
@@ -46,6 +48,11 @@ struct llm_call {
 	int64_t an_input, an_output, an_cache_read, an_cache_write;
 	/* Gemini: a candidate's finishReason arrived (its usage after that is the last word). */
 	bool gm_finished;
+	/* Realtime (LLM_BODY_WEBSOCKET): the provider's side of the session, and the usage of
+	 * its responses so far (each response.done reports its own). */
+	struct wsframe ws;
+	struct llm_usage rt_usage;
+	uint32_t rt_open; /* responses created and not yet done */
 };
 
 /* One wire format: how to read its requests, stream events and whole bodies. */
@@ -95,6 +102,8 @@ int llm_json_members(const char *buf, size_t len, const char *key, struct llm_sp
  * the Responses stream's {"type":"error","code","message"}) recorded on <c>. */
 bool llm_error_from_json(struct llm_call *c, json_t *root);
 
+/* llm_realtime.c: one WebSocket message from the provider in a Realtime session. */
+void llm_realtime_message(void *ctx, int opcode, const char *p, size_t len, bool compressed);
 /* llm_openai.c: an OpenAI-shaped usage object (also OpenRouter, DeepSeek, Groq, Perplexity). */
 bool llm_openai_usage(json_t *usage, struct llm_usage *out);
 

@@ -93,6 +93,8 @@ const char *llm_endpoint_name(enum llm_endpoint e)
 		return "embedContent";
 	case LLM_EP_BATCH_EMBED_CONTENTS:
 		return "batchEmbedContents";
+	case LLM_EP_REALTIME:
+		return "realtime";
 	default:
 		return "other";
 	}
@@ -266,6 +268,28 @@ void llm_route(struct llm_call *c, const char *method, const char *path)
 	if ((c->info.provider == LLM_PROVIDER_GEMINI || c->info.provider == LLM_PROVIDER_UNKNOWN) &&
 	    llm_route_gemini(c, path, len, post))
 		return;
+	/* OpenAI's Realtime API (and Azure's /openai/realtime): a WebSocket upgrade, the model
+	 * (or deployment) in the query. */
+	if (method && strcmp(method, "GET") == 0 && llm_ends_with(path, len, "/realtime") &&
+	    (c->info.dialect == LLM_DIALECT_OPENAI || c->info.provider == LLM_PROVIDER_UNKNOWN)) {
+		const char *q = path[len] == '?' ? path + len + 1 : NULL;
+		bool azure = c->info.provider == LLM_PROVIDER_AZURE_OPENAI;
+
+		c->info.dialect = LLM_DIALECT_OPENAI;
+		c->info.endpoint = LLM_EP_REALTIME;
+		while (q && *q && *q != '#') {
+			size_t n = strcspn(q, "&#");
+			const char *key = azure ? "deployment=" : "model=";
+
+			if (n > strlen(key) && strncmp(q, key, strlen(key)) == 0) {
+				llm_set_path_model(c, q + strlen(key), n - strlen(key));
+				c->info.is_deployment = azure;
+				break;
+			}
+			q += n + (q[n] == '&');
+		}
+		return;
+	}
 	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
 		if (llm_ends_with(path, len, suffixes[i].suffix)) {
 			c->info.dialect = suffixes[i].dialect;

@@ -1,6 +1,7 @@
 /* fuzz_llm: libFuzzer driver for a whole llm_call (llm*.c): request routing and body reading,
  * response framing (SSE or JSON, gzip or not), the three wire formats, the estimate, rewrites and
- * error answers. Input: byte 0 picks the request line, byte 1 the response (bit 0 complete, bits
+ * error answers, and a Realtime session's WebSocket frames after a 101. Input: byte 0 picks the
+ * request line, byte 1 the response (bit 0 complete, bits
  * 1-2 Content-Type, bit 3 gzip, bit 4 small caps, bits 5-7 status), byte 2 seeds the split points,
  * bytes 3-4 the request body length (little endian), then the request body, then the response.
  * Beyond "no crash" it checks that the result is the same whatever the response split; that every
@@ -20,10 +21,12 @@
 #include "../../userspace/llm_json.c"
 #include "../../userspace/jsonload.c"
 #include "../../userspace/llm_openai.c"
+#include "../../userspace/llm_realtime.c"
 #include "../../userspace/llm_rewrite.c"
 #include "../../userspace/llm_route.c"
 #include "../../userspace/llm_sse.c"
 #include "../../userspace/utf8.c"
+#include "../../userspace/wsframe.c"
 
 static const struct {
 	const char *host, *method, *path;
@@ -46,11 +49,12 @@ static const struct {
     {"openrouter.ai", "POST", "/api/v1/chat/completions"},
     {"api.cohere.com", "POST", "/v2/chat"},
     {"api.openai.com", "GET", "/v1/models"},
+    {"api.openai.com", "GET", "/v1/realtime?model=gpt-realtime"},
 };
 
 static const char *const fuzz_ctypes[] = {NULL, "text/event-stream", "application/json",
 					  "text/html"};
-static const int fuzz_statuses[] = {200, 200, 200, 400, 429, 500, 0, 201};
+static const int fuzz_statuses[] = {200, 200, 101, 400, 429, 500, 0, 201};
 
 struct fuzz_input {
 	size_t route;

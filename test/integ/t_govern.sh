@@ -241,6 +241,9 @@ next
 assert_eq "...recorded: 101, the endpoint, the key's fingerprint, bytes both ways, no error" \
 	"101 /v1/realtime True True True None" \
 	"$(rf 'd["http_status"], d["endpoint"], d["key"]["fingerprint"] == sys.argv[2], d["bytes_up"] > 100, d["bytes_down"] > 1000, d["error"]' "$FP")"
+assert_eq "...with the session's model and the tokens of its response.done (= the SDK's usage)" \
+	"gpt-realtime gpt-realtime $(jf rt 'd["usage"]["input_tokens"], d["usage"]["output_tokens"]') False" \
+	"$(rf 'd["model_requested"], d["model_served"], d["tokens"]["in"], d["tokens"]["out"], d["estimated"]')"
 ws wse echo --binary 1048576 --texts 100
 assert_eq "WebSocket tunnel: 1 MiB binary and 100 text messages come back identical, in order" \
 	"True True True 101" "$(jf wse 'd["ok"], d.get("binary_same"), d.get("texts_same"), d.get("messages")')"

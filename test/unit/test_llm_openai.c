@@ -611,6 +611,82 @@ static void test_caps(void **state)
 	llm_call_free(c);
 }
 
+/* OpenAI's Realtime API: the model from the upgrade's query, then, after the 101, the
+ * provider's WebSocket frames: the served model from session.created, each response.done's usage
+ * summed, an error event recorded, and a session cut inside a response marked estimated. */
+static size_t ws_text(char *out, const char *json)
+{
+	size_t n = strlen(json), i = 0;
+
+	out[i++] = (char)0x81;
+	if (n < 126) {
+		out[i++] = (char)n;
+	} else {
+		out[i++] = 126;
+		out[i++] = (char)(n >> 8);
+		out[i++] = (char)(n & 0xff);
+	}
+	memcpy(out + i, json, n);
+	return i + n;
+}
+
+static void test_realtime(void **state)
+{
+	static const char *const events[] = {
+	    "{\"type\":\"session.created\",\"event_id\":\"e1\",\"session\":{\"model\":"
+	    "\"gpt-realtime-2025-08-28\"}}",
+	    "{\"type\":\"response.created\",\"response\":{\"id\":\"r1\"}}",
+	    "{\"type\":\"response.output_text.delta\",\"delta\":\"Simu\"}",
+	    "{\"type\":\"response.done\",\"response\":{\"id\":\"r1\",\"usage\":{\"total_tokens\":22,"
+	    "\"input_tokens\":10,\"output_tokens\":12,\"input_token_details\":{\"cached_tokens\":4,"
+	    "\"text_tokens\":10,\"audio_tokens\":0}}}}",
+	    "{\"type\":\"response.created\",\"response\":{\"id\":\"r2\"}}",
+	    "{\"type\":\"response.done\",\"response\":{\"id\":\"r2\",\"usage\":{\"input_tokens\":30,"
+	    "\"output_tokens\":5}}}",
+	    "{\"type\":\"error\",\"event_id\":\"e9\",\"error\":{\"type\":\"invalid_request_error\","
+	    "\"code\":\"invalid_value\",\"message\":\"Unsupported event type.\"}}",
+	    "{\"type\":\"response.created\",\"response\":{\"id\":\"r3\"}}",
+	};
+	char *wire = malloc(4096);
+	size_t n = 0, upto_done = 0;
+	struct llm_call *c;
+	const struct llm_info *in;
+
+	for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+		n += ws_text(wire + n, events[i]);
+		if (i == 6)
+			upto_done = n;
+	}
+	struct exch e = {.host = "api.openai.com",
+			 .method = "GET",
+			 .path = "/v1/realtime?foo=1&model=gpt-realtime",
+			 .status = 101,
+			 .resp = wire,
+			 .resp_len = upto_done};
+	c = run(&e);
+	in = llm_info(c);
+	assert_int_equal(in->endpoint, LLM_EP_REALTIME);
+	assert_string_equal(in->endpoint_name, "realtime");
+	assert_string_equal(in->model_requested, "gpt-realtime");
+	assert_string_equal(in->model_served, "gpt-realtime-2025-08-28");
+	assert_int_equal(in->status, 101);
+	assert_usage(in, 40, 17, 4, 0, 0);
+	assert_false(in->usage_estimated);
+	assert_string_equal(in->error_type, "invalid_request_error");
+	llm_call_free(c);
+	check_every_split(&e);
+
+	/* cut inside the third response: the two finished ones, marked as a lower bound */
+	e.resp_len = n;
+	e.cut = true;
+	c = run(&e);
+	in = llm_info(c);
+	assert_usage(in, 40, 17, 4, 0, 0);
+	assert_true(in->usage_estimated);
+	llm_call_free(c);
+	free(wire);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -630,6 +706,7 @@ int main(void)
 	    cmocka_unit_test(test_mid_stream_error),
 	    cmocka_unit_test(test_compressed),
 	    cmocka_unit_test(test_caps),
+	    cmocka_unit_test(test_realtime),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
