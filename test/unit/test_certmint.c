@@ -133,9 +133,11 @@ static int ca_child(const char *crt, const char *key, const struct ca_opts *o)
 	return ok && fclose(f) == 0 ? 0 : 1;
 }
 
-/* make_ca - CA <name> in tmpdir, made by a forked helper so that the CA private key is never in
- * this process (the memory test relies on it). Returns the certificate (public) or fails. */
-static X509 *make_ca(const char *name, const struct ca_opts *o)
+/* forked_cert - CA <name> in tmpdir, made by a forked helper so that no CA private key is ever
+ * in this process (the memory test relies on it): self-signed as <o> says, or, with <root>, an
+ * intermediate under that CA (inter_child). Returns the certificate (public) or fails. */
+static int inter_child(const char *name, const char *root);
+static X509 *forked_cert(const char *name, const struct ca_opts *o, const char *root)
 {
 	char crt[256], key[256];
 	pid_t pid;
@@ -149,7 +151,7 @@ static X509 *make_ca(const char *name, const struct ca_opts *o)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
-		_exit(ca_child(crt, key, o));
+		_exit(root ? inter_child(name, root) : ca_child(crt, key, o));
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	f = fopen(crt, "r");
@@ -158,6 +160,11 @@ static X509 *make_ca(const char *name, const struct ca_opts *o)
 	fclose(f);
 	assert_non_null(x);
 	return x;
+}
+
+static X509 *make_ca(const char *name, const struct ca_opts *o)
+{
+	return forked_cert(name, o, NULL);
 }
 
 /* inter_child - runs in the forked helper: a P-256 intermediate signed by CA <root> (made by
@@ -205,30 +212,10 @@ static int inter_child(const char *name, const char *root)
 											     : 1;
 }
 
-/* make_intermediate - inter_child in a forked helper; returns the intermediate certificate. */
+/* make_intermediate - an intermediate <name> under CA <root>; returns its certificate. */
 static X509 *make_intermediate(const char *name, const char *root)
 {
-	char crt[256], key[256];
-	pid_t pid;
-	int st;
-	FILE *f;
-	X509 *x;
-
-	ca_paths(name, crt, key);
-	unlink(crt);
-	unlink(key);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(inter_child(name, root));
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	f = fopen(crt, "r");
-	assert_non_null(f);
-	x = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	assert_non_null(x);
-	return x;
+	return forked_cert(name, NULL, root);
 }
 
 static struct certmint *new_mint(const char *ca, unsigned entries)
