@@ -241,10 +241,13 @@ struct casign {
 	int signer_cpu; /* CPU the signer is pinned to, -1 for none yet (atomic; see follow_me) */
 	STACK_OF(X509) * chain;
 	struct casign_slot *slots;
-	/* The first certificate parsed for a request with a <pub>: what every later one is
-	 * rebuilt like (issuer, extensions, algorithms). Set once (atomic), read unlocked. */
-	X509 *proto;
-	EVP_PKEY *proto_pub;
+	/* The first certificate parsed for a request with a <pub>, and that key: what every later
+	 * one is rebuilt like (issuer, extensions, algorithms). Published once (atomic), then read
+	 * unlocked. */
+	struct casign_proto {
+		X509 *x;
+		EVP_PKEY *pub;
+	} * proto;
 	uint64_t rebuilt, parsed; /* atomic */
 };
 
@@ -452,14 +455,20 @@ static struct casign_slot *casign_acquire(struct casign *cs)
  * rebuilt like, unless there is one already. */
 static void keep_proto(struct casign *cs, X509 *x, EVP_PKEY *pub)
 {
-	X509 *none = NULL;
+	struct casign_proto *p, *none = NULL;
 
-	if (__atomic_load_n(&cs->proto, __ATOMIC_ACQUIRE) || !X509_up_ref(x))
+	if (__atomic_load_n(&cs->proto, __ATOMIC_ACQUIRE) || !(p = malloc(sizeof(*p))))
 		return;
-	cs->proto_pub = pub; /* written before the release below publishes proto */
-	if (!__atomic_compare_exchange_n(&cs->proto, &none, x, false, __ATOMIC_RELEASE,
-					 __ATOMIC_RELAXED))
+	if (!X509_up_ref(x)) {
+		free(p);
+		return;
+	}
+	*p = (struct casign_proto){x, pub};
+	if (!__atomic_compare_exchange_n(&cs->proto, &none, p, false, __ATOMIC_RELEASE,
+					 __ATOMIC_RELAXED)) {
 		X509_free(x);
+		free(p);
+	}
 }
 
 /* follow_me - pin the signer to the CPU this thread runs on. A request is synchronous: this
@@ -472,10 +481,15 @@ static void keep_proto(struct casign *cs, X509 *x, EVP_PKEY *pub)
 static void follow_me(struct casign *cs)
 {
 	int cpu = sched_getcpu();
+	siginfo_t si = {0};
 	cpu_set_t set;
 
 	if (cpu < 0 || cpu >= CPU_SETSIZE ||
 	    __atomic_load_n(&cs->signer_cpu, __ATOMIC_RELAXED) == cpu)
+		return;
+	/* Only a live signer: once it has exited its pid is not ours to touch (it stays
+	 * reserved until reaped, unless SIGCHLD is ignored). WNOWAIT leaves it to casign_stop. */
+	if (waitid(P_PID, (id_t)cs->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid != 0)
 		return;
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
@@ -515,7 +529,8 @@ int casign_sign(struct casign *cs, const struct casign_req *req, X509 **out, cha
 	struct casign_slot *sl;
 	unsigned char der[CASIGN_RESP_MAX];
 	const unsigned char *p = der;
-	X509 *proto, *mirror = NULL;
+	const struct casign_proto *proto;
+	X509 *mirror = NULL;
 	size_t name_len;
 	ssize_t len = 0;
 	int rc = 0;
@@ -536,8 +551,8 @@ int casign_sign(struct casign *cs, const struct casign_req *req, X509 **out, cha
 	iov[2] = (struct iovec){(void *)spki, spki_len};
 
 	proto = __atomic_load_n(&cs->proto, __ATOMIC_ACQUIRE);
-	if (proto && req->pub && req->pub == cs->proto_pub)
-		mirror = mirror_begin(proto, req->pub, name, name_len);
+	if (proto && req->pub && req->pub == proto->pub)
+		mirror = mirror_begin(proto->x, req->pub, name, name_len);
 
 	sl = casign_acquire(cs);
 	if (sl->dead) {
@@ -649,7 +664,10 @@ void casign_stop(struct casign *cs)
 	if (cs->pid > 0)
 		reap(cs->pid);
 	sk_X509_pop_free(cs->chain, X509_free);
-	X509_free(cs->proto);
+	if (cs->proto) {
+		X509_free(cs->proto->x);
+		free(cs->proto);
+	}
 	free(cs->slots);
 	free(cs);
 }

@@ -25,6 +25,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include "casign.h"
@@ -306,6 +307,22 @@ X509 *certmint_get(struct certmint *m, const char *sni, char *err, size_t errlen
 	return leaf;
 }
 
+/* set_session_context - sessions are resumed only under the name they began with: every name
+ * shares one context and its ticket keys, and a session resumed elsewhere would skip that
+ * name's certificate. The context is the name itself, or its SHA-256 when longer than a
+ * session context may be. */
+static int set_session_context(SSL *ssl, const char *sni)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	size_t len = strlen(sni);
+
+	if (len <= SSL_MAX_SID_CTX_LENGTH)
+		return SSL_set_session_id_context(ssl, (const unsigned char *)sni, (unsigned)len);
+	if (!EVP_Digest(sni, len, md, NULL, EVP_sha256(), NULL))
+		return 0;
+	return SSL_set_session_id_context(ssl, md, sizeof(md));
+}
+
 SSL *certmint_ssl(struct certmint *m, const char *sni, char *err, size_t errlen)
 {
 	char why[256];
@@ -316,7 +333,8 @@ SSL *certmint_ssl(struct certmint *m, const char *sni, char *err, size_t errlen)
 		return NULL;
 	ssl = SSL_new(m->server_ctx);
 	/* override = 1: the key is the context's already, and the chain replaces none. */
-	if (!ssl || SSL_use_cert_and_key(ssl, leaf, m->leaf_key, m->chain, 1) != 1) {
+	if (!ssl || SSL_use_cert_and_key(ssl, leaf, m->leaf_key, m->chain, 1) != 1 ||
+	    set_session_context(ssl, sni) != 1) {
 		snprintf(err, errlen, "server connection: %s",
 			 ossl_err_text(why, sizeof(why), "unknown OpenSSL error"));
 		SSL_free(ssl);

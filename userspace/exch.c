@@ -91,10 +91,22 @@ void exch_start(struct exch *ex)
 		    "modelux: only a WebSocket upgrade of an HTTP/1.1 GET can switch protocols "
 		    "through the interception; the request was not sent\n";
 
+		static const char with_body[] =
+		    "modelux: a WebSocket upgrade carries no body (RFC 6455 section 4.1); the "
+		    "request was not sent\n";
+
 		if (!ex->req.websocket || ex->fsid || strcmp(ex->req.method, "GET") != 0 ||
 		    v == HOOK_HOLD) {
 			atomic_fetch_add(&ag->stats.http_upgrades_refused, 1);
 			exch_answer(ex, 501, "text/plain; charset=utf-8", msg, sizeof(msg) - 1);
+			return;
+		}
+		/* Sent on, a body would reach a provider that declines to switch as the start of
+		 * another request, one no policy saw: refused. */
+		if (ex->req.content_length != 0 || ex->req.chunked) {
+			atomic_fetch_add(&ag->stats.http_upgrades_refused, 1);
+			exch_answer(ex, 400, "text/plain; charset=utf-8", with_body,
+				    sizeof(with_body) - 1);
 			return;
 		}
 		ex->tunnel = true;

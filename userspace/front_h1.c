@@ -152,26 +152,25 @@ static bool write_head(struct conn *c, struct exch *ex)
 		m->resp_until_close = true;
 		h1_body_init_tunnel(&m->reqb);
 		m->req_in_body = true;
-	} else if (ex->tunnel) {
-		/* Refused: an ordinary answer to a bodiless GET. */
-		ex->tunnel = false;
-		exch_req_end(ex);
-		framing = ex->resp.content_length >= 0 ? H1_FRAMING_LENGTH
-			  : m->client_http11	       ? H1_FRAMING_CHUNKED
-						       : H1_FRAMING_NONE;
-		m->resp_chunked = framing == H1_FRAMING_CHUNKED;
-		m->resp_until_close = framing == H1_FRAMING_NONE;
-	} else if (strcmp(method, "HEAD") == 0 || st == 204 || st == 304) {
-		framing = H1_FRAMING_VERBATIM; /* Content-Length describes, nothing follows */
-		m->resp_no_body = true;
-	} else if (ex->resp.content_length >= 0) {
-		framing = H1_FRAMING_LENGTH;
-	} else if (m->client_http11) {
-		framing = H1_FRAMING_CHUNKED;
-		m->resp_chunked = true;
 	} else {
-		framing = H1_FRAMING_NONE;
-		m->resp_until_close = true;
+		if (ex->tunnel) {
+			/* Refused: an ordinary answer to a bodiless GET. */
+			ex->tunnel = false;
+			exch_req_end(ex);
+		}
+		if (strcmp(method, "HEAD") == 0 || st == 204 || st == 304) {
+			framing =
+			    H1_FRAMING_VERBATIM; /* Content-Length describes, nothing follows */
+			m->resp_no_body = true;
+		} else if (ex->resp.content_length >= 0) {
+			framing = H1_FRAMING_LENGTH;
+		} else if (m->client_http11) {
+			framing = H1_FRAMING_CHUNKED;
+			m->resp_chunked = true;
+		} else {
+			framing = H1_FRAMING_NONE;
+			m->resp_until_close = true;
+		}
 	}
 	close = (!m->keep_alive || m->resp_until_close) && st != 101;
 	t = mbuf_tail(&m->cout, 4096);
@@ -305,6 +304,12 @@ bool front_h1_drive(struct conn *c)
 		SSL_shutdown(m->cs);
 		conn_close(c, "eof");
 		return false;
+	}
+	if (m->client_eof && m->xh && m->xh->tunnel_open && m->req_in_body && m->cin.len == 0) {
+		/* The client is done sending: what it sent still goes to the provider (then
+		 * half-closed, up_h1.c), and the tunnel ends when the provider closes. */
+		m->req_in_body = false;
+		exch_req_end(m->xh);
 	}
 	if (m->client_eof && m->cout.len == 0 && (!m->xh || m->req_in_body)) {
 		/* Gone between requests, or in the middle of sending one. */

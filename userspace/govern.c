@@ -660,6 +660,15 @@ static enum hook_verdict decide(struct gx *x, struct http_exchange *ex, const st
 	model = model_of(in);
 	if (model)
 		snprintf(x->model_sent, sizeof(x->model_sent), "%s", model);
+	/* Two models in one request (duplicate "model" members, or model= twice in a Realtime
+	 * query): the provider may act on the one the policy did not see. */
+	if (in && in->model_ambiguous) {
+		x->decision = ILOG_DECISION_BLOCK;
+		snprintf(x->error, sizeof(x->error), "ambiguous_model");
+		snprintf(x->trace, sizeof(x->trace), "the request names its model more than once");
+		return refuse(x, 400, "ambiguous_model",
+			      "modelux: the request names its model more than once", ans);
+	}
 	if (!x->t->policy)
 		return body || model ? reserve_budget(x, ex, in, model, ans) : HOOK_FORWARD;
 	fill_policy_input(x, ex, in, &pi);
@@ -678,6 +687,16 @@ static enum hook_verdict decide(struct gx *x, struct http_exchange *ex, const st
 
 		snprintf(msg, sizeof(msg), "modelux: blocked by policy: %s", d.reason);
 		return refuse(x, 403, "blocked_by_policy", msg, ans);
+	}
+	if (d.action == POLICY_DOWNGRADE && d.model && !body && model) {
+		/* A Realtime session names its model in the query of a GET decided on its head:
+		 * nothing to rewrite, and letting it through would ignore the rule. */
+		x->decision = ILOG_DECISION_BLOCK;
+		snprintf(x->error, sizeof(x->error), "downgrade_failed");
+		return refuse(x, 403, "blocked_by_policy",
+			      "modelux: the policy asks for another model, and this request's model "
+			      "cannot be rewritten",
+			      ans);
 	}
 	if (d.action == POLICY_DOWNGRADE && d.model && x->call && body) {
 		if (llm_rewrite_model(x->call, body, len, d.model, &x->rw, err, sizeof(err)) < 0) {

@@ -40,8 +40,10 @@ void llm_realtime_message(void *ctx, int opcode, const char *p, size_t len, bool
 	}
 	if (opcode != 1)
 		return;
-	/* Most events are deltas; only these say something the record keeps. */
-	if (!memmem(p, len, "\"session.", 9) && !memmem(p, len, "\"response.", 10) &&
+	/* Most events are deltas (audio ones large); only these say something the record keeps,
+	 * and each names its type in full. */
+	if (!memmem(p, len, "response.done", 13) && !memmem(p, len, "response.created", 16) &&
+	    !memmem(p, len, "session.created", 15) && !memmem(p, len, "session.updated", 15) &&
 	    !memmem(p, len, "\"error\"", 7))
 		return;
 	root = jsonload(p, len, false);

@@ -270,21 +270,26 @@ void llm_route(struct llm_call *c, const char *method, const char *path)
 		return;
 	/* OpenAI's Realtime API (and Azure's /openai/realtime): a WebSocket upgrade, the model
 	 * (or deployment) in the query. */
-	if (method && strcmp(method, "GET") == 0 && llm_ends_with(path, len, "/realtime") &&
+	if (method && strcmp(method, "GET") == 0 &&
+	    (llm_ends_with(path, len, "/realtime") || llm_ends_with(path, len, "/realtime/")) &&
 	    (c->info.dialect == LLM_DIALECT_OPENAI || c->info.provider == LLM_PROVIDER_UNKNOWN)) {
 		const char *q = path[len] == '?' ? path + len + 1 : NULL;
 		bool azure = c->info.provider == LLM_PROVIDER_AZURE_OPENAI;
+		const char *key = azure ? "deployment=" : "model=";
+		size_t klen = strlen(key);
 
 		c->info.dialect = LLM_DIALECT_OPENAI;
 		c->info.endpoint = LLM_EP_REALTIME;
 		while (q && *q && *q != '#') {
 			size_t n = strcspn(q, "&#");
-			const char *key = azure ? "deployment=" : "model=";
 
-			if (n > strlen(key) && strncmp(q, key, strlen(key)) == 0) {
-				llm_set_path_model(c, q + strlen(key), n - strlen(key));
+			if (n >= klen && strncmp(q, key, klen) == 0) {
+				/* A second one: which the provider takes is not ours to guess. */
+				if (c->model_from_path)
+					c->info.model_ambiguous = true;
+				else
+					llm_set_path_model(c, q + klen, n - klen);
 				c->info.is_deployment = azure;
-				break;
 			}
 			q += n + (q[n] == '&');
 		}

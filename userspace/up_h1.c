@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+
 #include "agent.h"
 #include "exch.h"
 #include "log.h"
@@ -188,9 +190,10 @@ bool up_h1_drive(struct upconn *u)
 			}
 			p = 1;
 		}
-		/* A tunnel's client bytes wait for the 101 (a client sends none before it). */
+		/* A tunnel's client bytes go only once the provider switched; refused, the
+		 * exchange ends here with nothing more to send. */
 		if (ex && ex->req_head_sent && !ex->req_all_sent &&
-		    (!ex->tunnel || ex->tunnel_open || ex->req_end))
+		    (!ex->tunnel || ex->tunnel_open || (ex->req_end && ex->req_q.len == 0)))
 			p |= move_body(u, ex);
 		r = tls_write_from(u->ssl, &u->out);
 		if (r < 0) {
@@ -198,6 +201,13 @@ bool up_h1_drive(struct upconn *u)
 			return false;
 		}
 		p |= r;
+		if (ex && ex->tunnel_open && ex->req_all_sent && u->out.len == 0 && !u->shut_sent) {
+			/* The client closed its side and all it sent went on: close ours the same
+			 * way (close_notify), and read on until the provider closes. */
+			u->shut_sent = true;
+			SSL_shutdown(u->ssl);
+			ERR_clear_error();
+		}
 		if (!ex || !ex->front || ex->resp_q.len < EXCH_QUEUE_CAP) {
 			if (u->in.len >= H1_MAX_HEAD + 1) {
 				protocol_error(u, "head too large", "");

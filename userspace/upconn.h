@@ -72,6 +72,7 @@ struct upconn {
 	bool resp_in_body;
 	bool req_chunked;
 	bool reusable; /* the current response allows another exchange */
+	bool shut_sent; /* a tunnel's client side ended: our close_notify went to the provider */
 };
 
 struct upool;

@@ -342,8 +342,17 @@ int xhead_write_h1_request(const struct xhead *x, bool has_body, char *buf, size
 	hdrs[0] = (struct h1_header){{"Host", 4}, {x->authority, strlen(x->authority)}};
 	n = to_h1_headers(x, hdrs, 1);
 	if (x->websocket) {
-		/* The hop-by-hop pair that asks this hop to switch; the Sec-WebSocket-* fields are
-		 * end to end and already in the list. No body: what follows a 101 is not HTTP. */
+		/* Extensions are not offered: with permessage-deflate the provider's events could
+		 * not be read as they pass (llm_realtime.c), and no client needs one. */
+		int k = 1;
+
+		for (int i = 1; i < n; i++)
+			if (!ieq(hdrs[i].name.p, hdrs[i].name.len, "sec-websocket-extensions"))
+				hdrs[k++] = hdrs[i];
+		n = k;
+		/* The hop-by-hop pair that asks this hop to switch; the other Sec-WebSocket-*
+		 * fields are end to end and already in the list. No body: what follows a 101 is
+		 * not HTTP. */
 		o.extra = upgrade_fields;
 		o.nextra = 2;
 		o.framing = H1_FRAMING_NONE;

@@ -13,7 +13,6 @@
 struct fuzz_log {
 	uint64_t hash; /* FNV-1a over (opcode, compressed, length, bytes) of every message */
 	size_t count, cap;
-	const struct wsframe *w;
 };
 
 static void fuzz_on_msg(void *ctx, int opcode, const char *p, size_t len, bool compressed)
@@ -21,8 +20,7 @@ static void fuzz_on_msg(void *ctx, int opcode, const char *p, size_t len, bool c
 	struct fuzz_log *l = ctx;
 	const unsigned char tag[3] = {(unsigned char)opcode, compressed, (unsigned char)len};
 
-	if ((opcode != 1 && opcode != 2) || len > l->cap || (len && !p) ||
-	    l->w->state == WSF_CLOSED || l->w->state == WSF_BROKEN)
+	if ((opcode != 1 && opcode != 2) || len > l->cap || (len && !p))
 		abort();
 	for (size_t i = 0; i < sizeof(tag) + len; i++) {
 		l->hash ^= i < sizeof(tag) ? tag[i] : (unsigned char)p[i - sizeof(tag)];
@@ -48,7 +46,6 @@ static struct fuzz_result fuzz_run(const uint8_t *data, size_t size, size_t cap,
 	int rc = 0;
 
 	wsframe_init(&w, cap);
-	r.log.w = &w;
 	for (size_t off = 0; off < size;) {
 		size_t k = size - off;
 
@@ -62,6 +59,14 @@ static struct fuzz_result fuzz_run(const uint8_t *data, size_t size, size_t cap,
 		if (rc < 0 && w.state != WSF_BROKEN)
 			abort();
 		off += k;
+	}
+	/* After a close frame or broken framing, nothing more is read: not even a valid frame. */
+	if (w.state == WSF_CLOSED || w.state == WSF_BROKEN) {
+		size_t before = r.log.count;
+
+		if (wsframe_feed(&w, "\x81\x01x", 3, fuzz_on_msg, &r.log) != rc ||
+		    r.log.count != before)
+			abort();
 	}
 	r.rc = rc;
 	r.state = w.state;

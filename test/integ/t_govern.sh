@@ -248,6 +248,28 @@ ws wse echo --binary 1048576 --texts 100
 assert_eq "WebSocket tunnel: 1 MiB binary and 100 text messages come back identical, in order" \
 	"True True True 101" "$(jf wse 'd["ok"], d.get("binary_same"), d.get("texts_same"), d.get("messages")')"
 next
+# The ws client offers permessage-deflate; compressed, the events could not be read on the way.
+assert_eq "...the client's Sec-WebSocket-Extensions offer is not passed on (the provider saw none)" \
+	"/ws-echo None" "$(grep '"proto":"websocket"' "$MLX_SERVER_LOG" | tail -n 1 |
+		"$MLX_PY" -c 'import json,sys; d=json.load(sys.stdin); print(d["path"], d["extensions"])')"
+WSH=(-H "Connection: Upgrade" -H "Upgrade: websocket" -H "Sec-WebSocket-Version: 13"
+	-H "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==" -H "Authorization: Bearer $KEY")
+out=$(in_client curl -sS --http1.1 --cacert "$CLIENTS" -w ' %{http_code}' "${WSH[@]}" \
+	"https://api.openai.com/v1/realtime?model=gpt-realtime" --data-binary $'GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n\r\n' -X GET)
+assert_match "an upgrade carrying a body (a request smuggled behind it) is refused with 400" "$out" \
+	"carries no body.* 400$"
+next
+out=$(in_client curl -sS --http1.1 --cacert "$CLIENTS" -w ' %{http_code}' "${WSH[@]}" \
+	"https://api.openai.com/v1/realtime?model=gpt-realtime&model=gpt-4o")
+assert_match "a Realtime upgrade naming two models is refused with 400 (the policy saw one)" "$out" \
+	"names its model more than once.* 400$"
+next
+out=$(in_client curl -sS --http1.1 --cacert "$CLIENTS" -w ' %{http_code}' "${WSH[@]}" \
+	-H "X-Modelux-Tags: team=cheap" "https://api.openai.com/v1/realtime?model=gpt-4o")
+assert_match "a Realtime session the policy would downgrade is refused (403), not let through" "$out" \
+	"cannot be rewritten.* 403$"
+next
+assert_eq "...recorded as blocked, the model named" "block gpt-4o" "$(rf 'd["decision"], d["model_requested"]')"
 out=$(in_client curl -sS --http1.1 --cacert "$CLIENTS" -w ' %{http_code}' \
 	"https://api.openai.com/v1/realtime?model=gpt-realtime" -H "Connection: Upgrade" \
 	-H "Upgrade: websocket" -H "Sec-WebSocket-Version: 13" -H "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==")

@@ -708,6 +708,12 @@ static void tls_handshakes(void **state)
 			      sizeof(ALPN_H2_H11) - 1, &sess);
 		assert_true(r.ok);
 		assert_true(r.reused);
+		/* ...but never under another name (all names share one context and its ticket
+		 * keys): resumed, the connection would skip that name's certificate. */
+		r = handshake(srv(m, "api.anthropic.com"), ca, "api.anthropic.com", v, ALPN_H2_H11,
+			      sizeof(ALPN_H2_H11) - 1, &sess);
+		assert_true(r.ok);
+		assert_false(r.reused);
 		SSL_SESSION_free(sess);
 		sess = NULL;
 

@@ -281,6 +281,7 @@ for (const p of opt.tls) {
 		method: req.method, path: req.url, status: 0, remote: plain_addr(sock.remoteAddress),
 		rport: sock.remotePort, local: plain_addr(sock.localAddress), lport: sock.localPort,
 		bytes_in: 0, bytes_out: 0, aborted: false,
+		extensions: req.headers['sec-websocket-extensions'] || null,
 	}, log));
 	s.on('sessionError', () => {});
 	listening(`tls :${p}`, s, (cb) => s.listen({ host: opt.bind, port: p, ipv6Only }, cb));

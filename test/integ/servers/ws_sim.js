@@ -27,7 +27,8 @@
 //
 // Log (provider_server.js's writer): one line per connection when it closes:
 //   {proto:"websocket", servername, alpn, method, path, status:101, remote, rport, local,
-//    lport, bytes_in, bytes_out (message payload bytes), messages_in, messages_out,
+//    lport, extensions (the Sec-WebSocket-Extensions the client offered, or null: none is ever
+//    accepted), bytes_in, bytes_out (message payload bytes), messages_in, messages_out,
 //    close_code, llm:{provider:"openai", endpoint:"realtime", model, responses,
 //    input_tokens, output_tokens} (realtime only)}
 'use strict';
