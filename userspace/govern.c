@@ -688,23 +688,19 @@ static enum hook_verdict decide(struct gx *x, struct http_exchange *ex, const st
 		snprintf(msg, sizeof(msg), "modelux: blocked by policy: %s", d.reason);
 		return refuse(x, 403, "blocked_by_policy", msg, ans);
 	}
-	if (d.action == POLICY_DOWNGRADE && d.model && !body && model) {
-		/* A Realtime session names its model in the query of a GET decided on its head:
-		 * nothing to rewrite, and letting it through would ignore the rule. */
-		x->decision = ILOG_DECISION_BLOCK;
-		snprintf(x->error, sizeof(x->error), "downgrade_failed");
-		return refuse(x, 403, "blocked_by_policy",
-			      "modelux: the policy asks for another model, and this request's model "
-			      "cannot be rewritten",
-			      ans);
-	}
-	if (d.action == POLICY_DOWNGRADE && d.model && x->call && body) {
-		if (llm_rewrite_model(x->call, body, len, d.model, &x->rw, err, sizeof(err)) < 0) {
+	if (d.action == POLICY_DOWNGRADE && d.model && (body ? x->call != NULL : model != NULL)) {
+		/* Without a body the model is in the query of a GET decided on its head (a
+		 * Realtime session): nothing to rewrite, and letting it through would ignore the
+		 * rule. */
+		if (!body ||
+		    llm_rewrite_model(x->call, body, len, d.model, &x->rw, err, sizeof(err)) < 0) {
 			x->decision = ILOG_DECISION_BLOCK;
 			snprintf(x->error, sizeof(x->error), "downgrade_failed");
 			return refuse(x, 403, "blocked_by_policy",
-				      "modelux: the policy asks for another model, and the request "
-				      "could not be rewritten",
+				      body ? "modelux: the policy asks for another model, and the "
+					     "request could not be rewritten"
+					   : "modelux: the policy asks for another model, and this "
+					     "request's model cannot be rewritten",
 				      ans);
 		}
 		x->decision = ILOG_DECISION_DOWNGRADE;
