@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "config_int.h"
+#include "hexdigit.h"
 #include "taglist.h"
 
 /* ---- values ---- */
@@ -39,16 +40,11 @@ static bool parse_hex(const char *s, size_t n, uint64_t max, uint64_t *out)
 	if (n == 0)
 		return false;
 	for (size_t i = 0; i < n; i++) {
-		char c = cfg_ascii_lower(s[i]);
-		unsigned d;
+		int d = hex_digit_value((unsigned char)s[i]);
 
-		if (c >= '0' && c <= '9')
-			d = (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			d = (unsigned)(c - 'a' + 10);
-		else
+		if (d < 0)
 			return false;
-		x = x * 16 + d;
+		x = x * 16 + (unsigned)d;
 		if (x > max)
 			return false;
 	}

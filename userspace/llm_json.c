@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hexdigit.h"
 #include "jsonload.h"
 #include "llm_int.h"
 
@@ -193,24 +194,9 @@ static bool llm_key_equals(const char *b, size_t start, size_t end, const char *
 				return false;
 			switch (b[i]) {
 			case 'u': {
-				unsigned v = 0;
+				long v = hex4_at(b, end, i + 1);
 
-				if (i + 4 >= end)
-					return false;
-				for (int d = 1; d <= 4; d++) {
-					char h = b[i + d];
-
-					v <<= 4;
-					if (h >= '0' && h <= '9')
-						v |= (unsigned)(h - '0');
-					else if (h >= 'a' && h <= 'f')
-						v |= (unsigned)(h - 'a' + 10);
-					else if (h >= 'A' && h <= 'F')
-						v |= (unsigned)(h - 'A' + 10);
-					else
-						return false;
-				}
-				if (v == 0 || v >= 0x80)
+				if (v <= 0 || v >= 0x80)
 					return false; /* the key is ASCII */
 				ch = (char)v;
 				i += 4;

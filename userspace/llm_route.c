@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hexdigit.h"
 #include "llm_int.h"
 
 struct llm_provider_def {
@@ -146,16 +147,6 @@ static bool llm_ends_with(const char *s, size_t len, const char *suffix)
 	return len >= n && memcmp(s + len - n, suffix, n) == 0;
 }
 
-static int llm_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)tolower((unsigned char)c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* A path segment as the model name it carries (percent escapes decoded). */
 static void llm_set_path_model(struct llm_call *c, const char *seg, size_t len)
 {
@@ -165,8 +156,8 @@ static void llm_set_path_model(struct llm_call *c, const char *seg, size_t len)
 	for (size_t i = 0; i < len && n < sizeof(buf); i++) {
 		int hi, lo;
 
-		if (seg[i] == '%' && i + 2 < len && (hi = llm_hexval(seg[i + 1])) >= 0 &&
-		    (lo = llm_hexval(seg[i + 2])) >= 0) {
+		if (seg[i] == '%' && i + 2 < len && (hi = hex_digit_value((unsigned char)seg[i + 1])) >= 0 &&
+		    (lo = hex_digit_value((unsigned char)seg[i + 2])) >= 0) {
 			buf[n++] = (char)(hi << 4 | lo);
 			i += 2;
 		} else {
