@@ -40,9 +40,11 @@
 #define CERTMINT_CHANNELS_MAX 8
 
 struct certmint_entry {
-	struct certmint_entry *prev, *next; /* LRU list, most recently used first */
-	struct certmint_entry *hnext;	    /* hash bucket chain */
-	X509 *leaf;			    /* the cache's reference */
+	struct certmint_entry *prev, *next;	   /* LRU list, most recently used first */
+	struct certmint_entry *hnext;		   /* hash bucket chain */
+	X509 *leaf;				   /* the cache's reference */
+	unsigned char sid[SSL_MAX_SID_CTX_LENGTH]; /* session-id context (session_context) */
+	unsigned sid_len;
 	uint32_t hash;
 	char name[CASIGN_NAME_MAX + 1];
 };
@@ -122,11 +124,35 @@ static void hash_unlink(struct certmint *m, struct certmint_entry *e)
 	*pp = e->hnext;
 }
 
-/* cache_insert - a slot for <name> holding <leaf> (the reference passes to the cache). When
- * the cache is full the least recently used entry goes; its leaf is returned in *<drop> so the
- * caller frees it after unlocking. */
+/* What a connection for a name is given: its leaf and its session-id context. */
+struct certmint_hit {
+	X509 *leaf;
+	unsigned char sid[SSL_MAX_SID_CTX_LENGTH];
+	unsigned sid_len;
+};
+
+/* session_context - <hit>'s session-id context for <name>. Sessions are resumed only under the
+ * name they began with: every name shares one context and its ticket keys, and a session
+ * resumed elsewhere would skip that name's certificate. The context is the name itself, or its
+ * SHA-256 when longer than a session context may be; made once per leaf, kept with it. */
+static bool session_context(const char *name, struct certmint_hit *hit)
+{
+	size_t len = strlen(name);
+
+	if (len <= SSL_MAX_SID_CTX_LENGTH) {
+		memcpy(hit->sid, name, len);
+		hit->sid_len = (unsigned)len;
+		return true;
+	}
+	hit->sid_len = SHA256_DIGEST_LENGTH;
+	return EVP_Digest(name, len, hit->sid, NULL, EVP_sha256(), NULL) == 1;
+}
+
+/* cache_insert - a slot for <name> holding <hit> (its leaf reference passes to the cache).
+ * When the cache is full the least recently used entry goes; its leaf is returned in *<drop> so
+ * the caller frees it after unlocking. */
 static struct certmint_entry *cache_insert(struct certmint *m, const char *name, uint32_t h,
-					   X509 *leaf, X509 **drop)
+					   const struct certmint_hit *hit, X509 **drop)
 {
 	struct certmint_entry *e = m->free_list;
 
@@ -142,7 +168,9 @@ static struct certmint_entry *cache_insert(struct certmint *m, const char *name,
 	}
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	e->hash = h;
-	e->leaf = leaf;
+	e->leaf = hit->leaf;
+	memcpy(e->sid, hit->sid, hit->sid_len);
+	e->sid_len = hit->sid_len;
 	e->hnext = m->buckets[h & m->bucket_mask];
 	m->buckets[h & m->bucket_mask] = e;
 	lru_push_front(m, e);
@@ -235,17 +263,20 @@ static int mint(struct certmint *m, const char *name, X509 **out, char *err, siz
 	return casign_sign(m->signer, &req, out, err, errlen);
 }
 
-/* lookup - certmint_get with the reason as a negative errno. */
-static int lookup(struct certmint *m, const char *sni, X509 **out, char *err, size_t errlen)
+/* lookup - certmint_get with the reason as a negative errno; *<out> holds a new reference to
+ * the leaf and the name's session-id context. */
+static int lookup(struct certmint *m, const char *sni, struct certmint_hit *out, char *err,
+		  size_t errlen)
 {
 	struct certmint_entry *e;
-	X509 *leaf = NULL, *drop = NULL;
+	struct certmint_hit hit = {0};
+	X509 *drop = NULL;
 	char why[160];
 	uint64_t t0, dt;
 	uint32_t h;
 	int rc;
 
-	*out = NULL;
+	out->leaf = NULL;
 	if (!casign_name_valid(sni, why, sizeof(why))) {
 		snprintf(err, errlen, "SNI refused: %s", why);
 		return -EINVAL;
@@ -256,11 +287,11 @@ static int lookup(struct certmint *m, const char *sni, X509 **out, char *err, si
 	if (e) {
 		lru_unlink(e);
 		lru_push_front(m, e);
-		leaf = e->leaf;
-		X509_up_ref(leaf);
+		X509_up_ref(e->leaf);
+		*out = (struct certmint_hit){.leaf = e->leaf, .sid_len = e->sid_len};
+		memcpy(out->sid, e->sid, e->sid_len);
 		m->st.hits++;
 		pthread_mutex_unlock(&m->lock);
-		*out = leaf;
 		return 0;
 	}
 	m->st.misses++;
@@ -269,7 +300,13 @@ static int lookup(struct certmint *m, const char *sni, X509 **out, char *err, si
 	/* Minting takes a signer round trip: done unlocked so hits on other names are never held
 	 * up behind it. */
 	t0 = now_ns();
-	rc = mint(m, sni, &leaf, err, errlen);
+	rc = mint(m, sni, &hit.leaf, err, errlen);
+	if (rc == 0 && !session_context(sni, &hit)) {
+		snprintf(err, errlen, "session context: %s",
+			 ossl_err_text(why, sizeof(why), "unknown OpenSSL error"));
+		X509_free(hit.leaf);
+		rc = -ENOMEM;
+	}
 	dt = now_ns() - t0;
 
 	pthread_mutex_lock(&m->lock);
@@ -285,62 +322,46 @@ static int lookup(struct certmint *m, const char *sni, X509 **out, char *err, si
 	if (e) {
 		/* Another thread minted this name meanwhile: keep its leaf, so a name has one
 		 * certificate however many threads raced for it. */
-		drop = leaf;
-		leaf = e->leaf;
+		drop = hit.leaf;
+		hit.leaf = e->leaf;
 		lru_unlink(e);
 		lru_push_front(m, e);
 	} else {
-		cache_insert(m, sni, h, leaf, &drop);
+		cache_insert(m, sni, h, &hit, &drop);
 	}
-	X509_up_ref(leaf);
+	X509_up_ref(hit.leaf);
 	pthread_mutex_unlock(&m->lock);
 	X509_free(drop);
-	*out = leaf;
+	*out = hit;
 	return 0;
 }
 
 X509 *certmint_get(struct certmint *m, const char *sni, char *err, size_t errlen)
 {
-	X509 *leaf;
+	struct certmint_hit hit;
 
-	lookup(m, sni, &leaf, err, errlen);
-	return leaf;
-}
-
-/* set_session_context - sessions are resumed only under the name they began with: every name
- * shares one context and its ticket keys, and a session resumed elsewhere would skip that
- * name's certificate. The context is the name itself, or its SHA-256 when longer than a
- * session context may be. */
-static int set_session_context(SSL *ssl, const char *sni)
-{
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	size_t len = strlen(sni);
-
-	if (len <= SSL_MAX_SID_CTX_LENGTH)
-		return SSL_set_session_id_context(ssl, (const unsigned char *)sni, (unsigned)len);
-	if (!EVP_Digest(sni, len, md, NULL, EVP_sha256(), NULL))
-		return 0;
-	return SSL_set_session_id_context(ssl, md, sizeof(md));
+	lookup(m, sni, &hit, err, errlen);
+	return hit.leaf;
 }
 
 SSL *certmint_ssl(struct certmint *m, const char *sni, char *err, size_t errlen)
 {
+	struct certmint_hit hit;
 	char why[256];
-	X509 *leaf;
 	SSL *ssl;
 
-	if (lookup(m, sni, &leaf, err, errlen) < 0)
+	if (lookup(m, sni, &hit, err, errlen) < 0)
 		return NULL;
 	ssl = SSL_new(m->server_ctx);
 	/* override = 1: the key is the context's already, and the chain replaces none. */
-	if (!ssl || SSL_use_cert_and_key(ssl, leaf, m->leaf_key, m->chain, 1) != 1 ||
-	    set_session_context(ssl, sni) != 1) {
+	if (!ssl || SSL_use_cert_and_key(ssl, hit.leaf, m->leaf_key, m->chain, 1) != 1 ||
+	    SSL_set_session_id_context(ssl, hit.sid, hit.sid_len) != 1) {
 		snprintf(err, errlen, "server connection: %s",
 			 ossl_err_text(why, sizeof(why), "unknown OpenSSL error"));
 		SSL_free(ssl);
 		ssl = NULL;
 	}
-	X509_free(leaf);
+	X509_free(hit.leaf);
 	return ssl;
 }
 
@@ -352,10 +373,10 @@ int certmint_premint(struct certmint *m, const char *const *names, size_t n, cha
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		X509 *leaf;
+		struct certmint_hit hit;
 
-		r = lookup(m, names[i], &leaf, why, sizeof(why));
-		X509_free(leaf);
+		r = lookup(m, names[i], &hit, why, sizeof(why));
+		X509_free(hit.leaf);
 		if (r < 0 && rc == 0) {
 			snprintf(err, errlen, "premint entry %zu: %s", i, why);
 			rc = r;
@@ -371,6 +392,32 @@ void certmint_get_stats(struct certmint *m, struct certmint_stats *out)
 	out->entries = m->used;
 	out->mints_parsed = casign_parsed(m->signer);
 	pthread_mutex_unlock(&m->lock);
+}
+
+/* sent_chain - the certificates of the CA file that go after each leaf, referenced: all but a
+ * self-signed one. That is the root clients must already trust; sending it gains nothing and
+ * costs every client a certificate to parse (~0.1 ms on OpenSSL 3.0) and the bytes.
+ * Intermediates are sent. NULL when out of memory. */
+static STACK_OF(X509) * sent_chain(const STACK_OF(X509) * ca_file)
+{
+	STACK_OF(X509) *out = sk_X509_new_null();
+
+	for (int i = 0; out && i < sk_X509_num(ca_file); i++) {
+		X509 *x = sk_X509_value(ca_file, i);
+
+		if (X509_self_signed(x, 0) == 1)
+			continue;
+		if (!X509_up_ref(x))
+			goto fail;
+		if (!sk_X509_push(out, x)) {
+			X509_free(x);
+			goto fail;
+		}
+	}
+	return out;
+fail:
+	sk_X509_pop_free(out, X509_free);
+	return NULL;
 }
 
 struct certmint *certmint_new(const char *ca_cert_path, const char *ca_key_path,
@@ -421,23 +468,8 @@ struct certmint *certmint_new(const char *ca_cert_path, const char *ca_key_path,
 			 ossl_err_text(why, sizeof(why), "unknown OpenSSL error"));
 		goto fail;
 	}
-	/* A self-signed certificate in the chain is the root clients must already trust: sending
-	 * it gains nothing and costs every client a certificate to parse (~0.1 ms on OpenSSL 3.0)
-	 * and the bytes. Intermediates are sent. */
-	m->chain = sk_X509_new_null();
-	for (i = 0; m->chain && i < (size_t)sk_X509_num(casign_chain(m->signer)); i++) {
-		X509 *x = sk_X509_value(casign_chain(m->signer), (int)i);
-
-		if (X509_self_signed(x, 0) == 1)
-			continue;
-		if (!X509_up_ref(x))
-			break;
-		if (!sk_X509_push(m->chain, x)) {
-			X509_free(x);
-			break;
-		}
-	}
-	if (!m->chain || i < (size_t)sk_X509_num(casign_chain(m->signer))) {
+	m->chain = sent_chain(casign_chain(m->signer));
+	if (!m->chain) {
 		snprintf(err, errlen, "certmint: out of memory");
 		goto fail;
 	}
