@@ -78,7 +78,7 @@ $(O)/test/%: test/unit/%.c $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -Wno-error=unused-function $< $(LIB) $(LDLIBS) -lcmocka -o $@
 
 # Fuzz targets include the .c files they exercise; libFuzzer replays the corpus with -runs=0.
-$(O)/fuzz/%: test/fuzz/%.c $(wildcard userspace/*.c userspace/*.h)
+$(O)/fuzz/%: test/fuzz/%.c $(wildcard userspace/*.c userspace/*.h test/fuzz/*.h)
 	@mkdir -p $(@D)
 	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Iuserspace -Ibpf -I$(O) \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $< -o $@ $(FUZZ_LIBS_$*)

@@ -12,17 +12,7 @@
 #include "../../userspace/keyreg.c"
 #include "../../userspace/utf8.c"
 
-static void check_error(const char *err, size_t errlen, const char *text, size_t len)
-{
-	unsigned line = 0, col = 0, lines = 1;
-
-	if (!memchr(err, '\0', errlen))
-		abort();
-	for (size_t i = 0; i < len; i++)
-		lines += text[i] == '\n';
-	if (sscanf(err, "keys:%u:%u:", &line, &col) != 2 || line == 0 || line > lines || col == 0)
-		abort();
-}
+#include "fuzz_errpos.h"
 
 static void check_round_trip(const struct keyreg *reg)
 {
@@ -67,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t size)
 	memset(err, 'x', sizeof(err));
 	reg = keyreg_parse(text, size, "keys", err, sizeof(err));
 	if (!reg) {
-		check_error(err, sizeof(err), text, size);
+		fuzz_check_errpos(err, sizeof(err), "keys", text, size);
 		return 0;
 	}
 	for (size_t i = 0; i < keyreg_count(reg); i++) {

@@ -9,17 +9,7 @@
 
 #include "../../userspace/tagmap.c"
 
-static void check_error(const char *err, size_t errlen, const char *text, size_t len)
-{
-	unsigned line = 0, col = 0, lines = 1;
-
-	if (!memchr(err, '\0', errlen))
-		abort();
-	for (size_t i = 0; i < len; i++)
-		lines += text[i] == '\n';
-	if (sscanf(err, "tags.map:%u:%u:", &line, &col) != 2 || line == 0 || line > lines || col == 0)
-		abort();
-}
+#include "fuzz_errpos.h"
 
 static void check_list(const char *l)
 {
@@ -39,7 +29,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	struct tagmap *m = tagmap_parse((const char *)data, size, "tags.map", err, sizeof(err));
 
 	if (!m) {
-		check_error(err, sizeof(err), (const char *)data, size);
+		fuzz_check_errpos(err, sizeof(err), "tags.map", (const char *)data, size);
 		return 0;
 	}
 	if (tagmap_rules(m) > TAGMAP_RULES_MAX)

@@ -329,6 +329,12 @@ stop_bg() {	# <name> [signal] [timeout_s]
 # ---------------------------------------------------------------------------------------------
 # Helpers for tests.
 
+# Prompt tokens by the simulated providers' rule (servers/llm_sim.js, ws_sim.js):
+# max(1, ceil(code points / 4)) of the texts together.
+ptoks() {	# <text>...
+	"$MLX_PY" -c 'import math, sys; print(max(1, math.ceil(sum(len(a) for a in sys.argv[1:]) / 4)))' "$@"
+}
+
 # Expected SHA-256 (hex) of provider /bytes?n=N&seed=SEED, computed locally.
 mlx_bytes_sha256() {	# <n> [seed]
 	local key

@@ -231,7 +231,6 @@ ws() {	# <name> <realtime|echo> <args...>: the client's JSON line in $R/NAME.jso
 	shift
 	NODE_EXTRA_CA_CERTS=$CLIENTS in_client node "$CL/ws_client.mjs" "$@" >"$R/$name.json" 2>"$R/$name.err"
 }
-ptoks() { "$MLX_PY" -c 'import math, sys; print(max(1, math.ceil(len(sys.argv[1]) / 4)))' "$1"; }
 RT_PROMPT="Realtime, through the interception."
 ws rt realtime --key "$KEY" --model gpt-realtime --prompt "$RT_PROMPT"
 assert_eq "the openai SDK's Realtime client (WebSocket) works through the interception" \

@@ -83,10 +83,6 @@ srv_next() {	# <name>
 	grep '"llm":' "$MLX_SERVER_LOG" | sed -n "${LLM_SEEN}p" >"$R/$1.srv.json"
 }
 
-# Prompt tokens by the simulator's rule: max(1, ceil(code points / 4)) of the texts together.
-ptoks() {	# <text>...
-	"$MLX_PY" -c 'import math, sys; print(max(1, math.ceil(sum(len(a) for a in sys.argv[1:]) / 4)))' "$@"
-}
 
 # The usage the SDK reported equals the usage the simulator logged as sent (the listed fields,
 # or the whole object).

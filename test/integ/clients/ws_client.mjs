@@ -2,6 +2,7 @@
 // NODE_EXTRA_CA_CERTS, as an application would run them.
 //
 //   node ws_client.mjs realtime [--model M] [--prompt TEXT] [--key K] [--header 'K: V']...
+//       (options as in sdk_common.mjs, plus --url, --binary and --texts for echo)
 //       The official openai SDK's Realtime client (OpenAIRealtimeWS, over the ws package):
 //       waits for session.created, sends conversation.item.create with the prompt as
 //       input_text and response.create, collects the text deltas, waits for response.done.
@@ -15,28 +16,14 @@
 // upgrade, when there was one). Exit status 0 on success, 1 on failure, 2 on a usage error.
 // Environment: MLX_NPM_DIR as in sdk_common.mjs.
 import { createHash, randomBytes } from 'node:crypto';
-import { load_sdk, usage_exit } from './sdk_common.mjs';
+import { extra_headers, load_sdk, parse_args, usage_exit } from './sdk_common.mjs';
 
-const argv = process.argv.slice(2);
-const mode = argv.shift();
-const o = { model: 'gpt-realtime', prompt: 'Hello from the modelux realtime test.',
-	key: 'sk-sim-test-0000', header: [], url: 'wss://api.openai.com/ws-echo',
-	binary: 1 << 20, texts: 100, timeout: 20000 };
-for (let i = 0; i < argv.length; i++) {
-	const name = argv[i].replace(/^--/, '');
-	const v = argv[++i];
-	if (!(name in o) || v === undefined)
-		usage_exit(`bad option ${argv[i - 1]}`);
-	if (name === 'header')
-		o.header.push(v);
-	else
-		o[name] = typeof o[name] === 'number' ? Number(v) : v;
-}
-const headers = {};
-for (const h of o.header) {
-	const i = h.indexOf(':');
-	headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
-}
+const mode = process.argv[2];
+const o = parse_args(process.argv.slice(3), { url: 'string', binary: 'int', texts: 'int' }, {
+	model: 'gpt-realtime', prompt: 'Hello from the modelux realtime test.',
+	url: 'wss://api.openai.com/ws-echo', binary: 1 << 20, texts: 100,
+});
+const headers = extra_headers(o);
 
 function done(obj) {
 	process.stdout.write(JSON.stringify(obj) + '\n');
