@@ -100,6 +100,11 @@ bool casign_name_valid(const char *name, char *err, size_t errlen)
 /* ------------------------------------------------------------------------------------------ */
 /* Leaf content shared with the signer                                                         */
 
+int casign_add_ext(X509 *x, int nid, void *v, int crit)
+{
+	return X509_add1_ext_i2d(x, nid, v, crit, X509V3_ADD_REPLACE) == 1 ? 0 : -ENOMEM;
+}
+
 int casign_leaf_set_name(X509 *x, const char *name, size_t len)
 {
 	X509_NAME *subj = X509_NAME_new();
@@ -123,10 +128,7 @@ int casign_leaf_set_name(X509 *x, const char *name, size_t len)
 	if (!sk_GENERAL_NAME_push(gens, gen))
 		goto out;
 	gen = NULL;
-	rc = X509_add1_ext_i2d(x, NID_subject_alt_name, gens, has_cn ? 0 : 1, X509V3_ADD_REPLACE) ==
-		     1
-		 ? 0
-		 : -ENOMEM;
+	rc = casign_add_ext(x, NID_subject_alt_name, gens, has_cn ? 0 : 1);
 out:
 	X509_NAME_free(subj);
 	ASN1_IA5STRING_free(ia5);

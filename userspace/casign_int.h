@@ -62,6 +62,10 @@ struct casign_resp_hdr {
 	unsigned char serial[CASIGN_SERIAL_LEN]; /* magnitude, as in the certificate */
 };
 
+/* casign_add_ext - add or replace extension <nid> (value <v>, critical if <crit>) in <x>.
+ * Returns 0 or -ENOMEM. */
+int casign_add_ext(X509 *x, int nid, void *v, int crit);
+
 /* casign_leaf_set_name - subject CN and SAN dNSName <name> (<len> bytes) of a leaf: both the
  * signer and the agent's rebuilt copy use it, so the two encode the same bytes. A name too long
  * for a CN leaves the subject empty, which RFC 5280 allows when the SAN is critical. Returns 0

@@ -230,12 +230,6 @@ static int signer_load(struct casign_signer *s, const char *cert_path, const cha
 	return 0;
 }
 
-/* add_ext - add or replace extension <nid> (value <v>) in the template. */
-static int add_ext(X509 *x, int nid, void *v, int crit)
-{
-	return X509_add1_ext_i2d(x, nid, v, crit, X509V3_ADD_REPLACE) == 1 ? 0 : -ENOMEM;
-}
-
 /* signer_template - the fixed part of every leaf: version, issuer, basicConstraints CA:FALSE,
  * keyUsage digitalSignature (both critical), EKU serverAuth and the CA's key identifier. */
 static int signer_template(struct casign_signer *s)
@@ -264,10 +258,10 @@ static int signer_template(struct casign_signer *s)
 	    ca_skid ? ASN1_OCTET_STRING_dup(ca_skid) : key_id(X509_get_X509_PUBKEY(s->ca));
 	if (!akid->keyid)
 		goto out;
-	if (add_ext(s->tmpl, NID_basic_constraints, bc, 1) < 0 ||
-	    add_ext(s->tmpl, NID_key_usage, ku, 1) < 0 ||
-	    add_ext(s->tmpl, NID_ext_key_usage, eku, 0) < 0 ||
-	    add_ext(s->tmpl, NID_authority_key_identifier, akid, 0) < 0)
+	if (casign_add_ext(s->tmpl, NID_basic_constraints, bc, 1) < 0 ||
+	    casign_add_ext(s->tmpl, NID_key_usage, ku, 1) < 0 ||
+	    casign_add_ext(s->tmpl, NID_ext_key_usage, eku, 0) < 0 ||
+	    casign_add_ext(s->tmpl, NID_authority_key_identifier, akid, 0) < 0)
 		goto out;
 	s->serial_next = CASIGN_SERIAL_BATCH;
 	rc = 0;
@@ -318,7 +312,7 @@ static int signer_set_key(struct casign_signer *s, const unsigned char *spki, si
 	if (rc < 0)
 		return rc;
 	skid = key_id(X509_get_X509_PUBKEY(s->tmpl));
-	rc = skid ? add_ext(s->tmpl, NID_subject_key_identifier, skid, 0) : -ENOMEM;
+	rc = skid ? casign_add_ext(s->tmpl, NID_subject_key_identifier, skid, 0) : -ENOMEM;
 	ASN1_OCTET_STRING_free(skid);
 	if (rc < 0)
 		return rc;
